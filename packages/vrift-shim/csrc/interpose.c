@@ -1,0 +1,342 @@
+/*
+ * interpose.c — the table of wrapped libc entry points.
+ *
+ * Each wrapper: resolve the real function (lazily), and if the session
+ * is off call it straight through; if on, read the clock, call, read
+ * the clock, count into this process image's slot. Return value and
+ * errno are exactly the real call's. docs/symbols.md maps every entry
+ * point to its operation class and says why each one is here.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+/* glibc exports these, its headers do not declare them all. */
+int __xstat(int, const char *, struct stat *);
+int __lxstat(int, const char *, struct stat *);
+int __fxstat(int, int, struct stat *);
+int __fxstatat(int, int, const char *, struct stat *, int);
+int __xstat64(int, const char *, struct stat64 *);
+int __lxstat64(int, const char *, struct stat64 *);
+int __fxstat64(int, int, struct stat64 *);
+int __fxstatat64(int, int, const char *, struct stat64 *, int);
+int __open_2(const char *, int);
+int __open64_2(const char *, int);
+int __openat_2(int, const char *, int);
+int __openat64_2(int, const char *, int);
+ssize_t __read_chk(int, void *, size_t, size_t);
+ssize_t __readlink_chk(const char *, char *, size_t, size_t);
+ssize_t __readlinkat_chk(int, const char *, char *, size_t, size_t);
+int eaccess(const char *, int);
+
+/* The real function, resolved on first use. */
+#define REAL(name)                                                             \
+    ({                                                                         \
+        static void *vr_real_ptr;                                              \
+        (__typeof__(&name))vr_resolve(&vr_real_ptr, #name);                    \
+    })
+
+/* No real function (only while dlsym re-enters us): fail like a missing
+ * implementation would. */
+#define MISSING(ret)                                                           \
+    do {                                                                       \
+        errno = ENOSYS;                                                        \
+        return ret;                                                            \
+    } while (0)
+
+/* Call `real(args)` counted as `op`; `failed` is an expression of r. */
+#define COUNTED(op, type, failed, call)                                        \
+    do {                                                                       \
+        if (VR_LIKELY(!vr_on()))                                               \
+            return call;                                                       \
+        uint64_t t0_ = vr_clock();                                             \
+        type r = call;                                                         \
+        int e_ = errno;                                                        \
+        vr_record(op, t0_, (failed), e_);                                      \
+        return r;                                                              \
+    } while (0)
+
+/* Same, plus bytes moved into a misc counter. */
+#define COUNTED_IO(op, misc, call)                                             \
+    do {                                                                       \
+        if (VR_LIKELY(!vr_on()))                                               \
+            return call;                                                       \
+        uint64_t t0_ = vr_clock();                                             \
+        ssize_t r = call;                                                      \
+        int e_ = errno;                                                        \
+        vr_record(op, t0_, r < 0, e_);                                         \
+        if (r > 0)                                                             \
+            vr_add_misc(misc, (uint64_t)r);                                    \
+        return r;                                                              \
+    } while (0)
+
+#define WRAP_INT(op, name, params, args)                                       \
+    VR_EXPORT int name params                                                  \
+    {                                                                          \
+        __typeof__(&name) real = REAL(name);                                   \
+        if (VR_UNLIKELY(!real))                                                \
+            MISSING(-1);                                                       \
+        COUNTED(op, int, r < 0, real args);                                    \
+    }
+
+/* Classify *at stat calls the way the kernel treats them. */
+static inline enum vrift_op statat_op(const char *path, int flags)
+{
+    if ((flags & AT_EMPTY_PATH) && path && !path[0])
+        return VRIFT_OP_FSTAT;
+    return (flags & AT_SYMLINK_NOFOLLOW) ? VRIFT_OP_LSTAT : VRIFT_OP_STAT;
+}
+
+/* ---------------- stat family ---------------- */
+
+WRAP_INT(VRIFT_OP_STAT, stat, (const char *p, struct stat *b), (p, b))
+WRAP_INT(VRIFT_OP_STAT, stat64, (const char *p, struct stat64 *b), (p, b))
+WRAP_INT(VRIFT_OP_LSTAT, lstat, (const char *p, struct stat *b), (p, b))
+WRAP_INT(VRIFT_OP_LSTAT, lstat64, (const char *p, struct stat64 *b), (p, b))
+WRAP_INT(VRIFT_OP_FSTAT, fstat, (int fd, struct stat *b), (fd, b))
+WRAP_INT(VRIFT_OP_FSTAT, fstat64, (int fd, struct stat64 *b), (fd, b))
+WRAP_INT(VRIFT_OP_STAT, __xstat, (int v, const char *p, struct stat *b), (v, p, b))
+WRAP_INT(VRIFT_OP_STAT, __xstat64, (int v, const char *p, struct stat64 *b), (v, p, b))
+WRAP_INT(VRIFT_OP_LSTAT, __lxstat, (int v, const char *p, struct stat *b), (v, p, b))
+WRAP_INT(VRIFT_OP_LSTAT, __lxstat64, (int v, const char *p, struct stat64 *b), (v, p, b))
+WRAP_INT(VRIFT_OP_FSTAT, __fxstat, (int v, int fd, struct stat *b), (v, fd, b))
+WRAP_INT(VRIFT_OP_FSTAT, __fxstat64, (int v, int fd, struct stat64 *b), (v, fd, b))
+WRAP_INT(VRIFT_OP_STATX, statx,
+         (int d, const char *p, int f, unsigned m, struct statx *b), (d, p, f, m, b))
+
+#define WRAP_STATAT(name, stype, params, args, pathv, flagv)                   \
+    VR_EXPORT int name params                                                  \
+    {                                                                          \
+        __typeof__(&name) real = REAL(name);                                   \
+        if (VR_UNLIKELY(!real))                                                \
+            MISSING(-1);                                                       \
+        COUNTED(statat_op(pathv, flagv), int, r < 0, real args);               \
+    }
+
+WRAP_STATAT(fstatat, stat, (int d, const char *p, struct stat *b, int f), (d, p, b, f), p, f)
+WRAP_STATAT(fstatat64, stat64, (int d, const char *p, struct stat64 *b, int f), (d, p, b, f), p, f)
+WRAP_STATAT(__fxstatat, stat, (int v, int d, const char *p, struct stat *b, int f),
+            (v, d, p, b, f), p, f)
+WRAP_STATAT(__fxstatat64, stat64, (int v, int d, const char *p, struct stat64 *b, int f),
+            (v, d, p, b, f), p, f)
+
+/* ---------------- access ---------------- */
+
+WRAP_INT(VRIFT_OP_ACCESS, access, (const char *p, int m), (p, m))
+WRAP_INT(VRIFT_OP_ACCESS, faccessat, (int d, const char *p, int m, int f), (d, p, m, f))
+WRAP_INT(VRIFT_OP_ACCESS, euidaccess, (const char *p, int m), (p, m))
+WRAP_INT(VRIFT_OP_ACCESS, eaccess, (const char *p, int m), (p, m))
+
+/* ---------------- open family ---------------- */
+
+/* The mode argument exists only with O_CREAT or O_TMPFILE. */
+#define OPEN_MODE(flags, last)                                                 \
+    mode_t mode = 0;                                                           \
+    if (((flags) & O_CREAT) || ((flags) & __O_TMPFILE) == __O_TMPFILE) {       \
+        va_list ap;                                                            \
+        va_start(ap, last);                                                    \
+        mode = (mode_t)va_arg(ap, int);                                        \
+        va_end(ap);                                                            \
+    }
+
+#define WRAP_OPEN(name)                                                        \
+    VR_EXPORT int name(const char *p, int flags, ...)                          \
+    {                                                                          \
+        OPEN_MODE(flags, flags);                                               \
+        __typeof__(&name) real = REAL(name);                                   \
+        if (VR_UNLIKELY(!real)) {                                              \
+            long r_ = syscall(SYS_openat, AT_FDCWD, p, flags, mode);           \
+            return (int)r_;                                                    \
+        }                                                                      \
+        COUNTED(VRIFT_OP_OPEN, int, r < 0, real(p, flags, mode));              \
+    }
+
+#define WRAP_OPENAT(name)                                                      \
+    VR_EXPORT int name(int d, const char *p, int flags, ...)                   \
+    {                                                                          \
+        OPEN_MODE(flags, flags);                                               \
+        __typeof__(&name) real = REAL(name);                                   \
+        if (VR_UNLIKELY(!real)) {                                              \
+            long r_ = syscall(SYS_openat, d, p, flags, mode);                  \
+            return (int)r_;                                                    \
+        }                                                                      \
+        COUNTED(VRIFT_OP_OPEN, int, r < 0, real(d, p, flags, mode));           \
+    }
+
+WRAP_OPEN(open)
+WRAP_OPEN(open64)
+WRAP_OPENAT(openat)
+WRAP_OPENAT(openat64)
+WRAP_INT(VRIFT_OP_OPEN, creat, (const char *p, mode_t m), (p, m))
+WRAP_INT(VRIFT_OP_OPEN, creat64, (const char *p, mode_t m), (p, m))
+/* _FORTIFY_SOURCE entry points: glibc calls its own open internally. */
+WRAP_INT(VRIFT_OP_OPEN, __open_2, (const char *p, int f), (p, f))
+WRAP_INT(VRIFT_OP_OPEN, __open64_2, (const char *p, int f), (p, f))
+WRAP_INT(VRIFT_OP_OPEN, __openat_2, (int d, const char *p, int f), (d, p, f))
+WRAP_INT(VRIFT_OP_OPEN, __openat64_2, (int d, const char *p, int f), (d, p, f))
+
+#define WRAP_PTR(op, type, name, params, args)                                 \
+    VR_EXPORT type name params                                                 \
+    {                                                                          \
+        __typeof__(&name) real = REAL(name);                                   \
+        if (VR_UNLIKELY(!real))                                                \
+            MISSING(NULL);                                                     \
+        COUNTED(op, type, r == NULL, real args);                               \
+    }
+
+/* stdio opens: their inner open is glibc-internal, invisible otherwise. */
+WRAP_PTR(VRIFT_OP_OPEN, FILE *, fopen, (const char *p, const char *m), (p, m))
+WRAP_PTR(VRIFT_OP_OPEN, FILE *, fopen64, (const char *p, const char *m), (p, m))
+WRAP_PTR(VRIFT_OP_OPEN, FILE *, freopen, (const char *p, const char *m, FILE *s), (p, m, s))
+WRAP_PTR(VRIFT_OP_OPEN, FILE *, freopen64, (const char *p, const char *m, FILE *s), (p, m, s))
+
+/* ---------------- close ---------------- */
+
+VR_EXPORT int close(int fd)
+{
+    __typeof__(&close) real = REAL(close);
+    if (VR_UNLIKELY(!real))
+        return (int)syscall(SYS_close, fd);
+    COUNTED(VRIFT_OP_CLOSE, int, r < 0, real(fd));
+}
+
+/* fclose's close(2) is internal to glibc: count it as the close it is. */
+WRAP_INT(VRIFT_OP_CLOSE, fclose, (FILE * s), (s))
+
+/* ---------------- read / write ---------------- */
+
+#define WRAP_IO(op, misc, name, params, args)                                  \
+    VR_EXPORT ssize_t name params                                              \
+    {                                                                          \
+        __typeof__(&name) real = REAL(name);                                   \
+        if (VR_UNLIKELY(!real))                                                \
+            MISSING(-1);                                                       \
+        COUNTED_IO(op, misc, real args);                                       \
+    }
+
+VR_EXPORT ssize_t read(int fd, void *b, size_t n)
+{
+    __typeof__(&read) real = REAL(read);
+    if (VR_UNLIKELY(!real))
+        return syscall(SYS_read, fd, b, n);
+    COUNTED_IO(VRIFT_OP_READ, VRIFT_MISC_BYTES_READ, real(fd, b, n));
+}
+
+VR_EXPORT ssize_t write(int fd, const void *b, size_t n)
+{
+    __typeof__(&write) real = REAL(write);
+    if (VR_UNLIKELY(!real))
+        return syscall(SYS_write, fd, b, n);
+    COUNTED_IO(VRIFT_OP_WRITE, VRIFT_MISC_BYTES_WRITTEN, real(fd, b, n));
+}
+
+#define WRAP_READ(name, params, args) WRAP_IO(VRIFT_OP_READ, VRIFT_MISC_BYTES_READ, name, params, args)
+#define WRAP_WRITE(name, params, args) WRAP_IO(VRIFT_OP_WRITE, VRIFT_MISC_BYTES_WRITTEN, name, params, args)
+WRAP_READ(__read_chk, (int fd, void *b, size_t n, size_t bl), (fd, b, n, bl))
+WRAP_READ(pread, (int fd, void *b, size_t n, off_t o), (fd, b, n, o))
+WRAP_READ(pread64, (int fd, void *b, size_t n, off64_t o), (fd, b, n, o))
+WRAP_READ(readv, (int fd, const struct iovec *v, int c), (fd, v, c))
+WRAP_READ(preadv, (int fd, const struct iovec *v, int c, off_t o), (fd, v, c, o))
+WRAP_READ(preadv64, (int fd, const struct iovec *v, int c, off64_t o), (fd, v, c, o))
+WRAP_WRITE(pwrite, (int fd, const void *b, size_t n, off_t o), (fd, b, n, o))
+WRAP_WRITE(pwrite64, (int fd, const void *b, size_t n, off64_t o), (fd, b, n, o))
+WRAP_WRITE(writev, (int fd, const struct iovec *v, int c), (fd, v, c))
+WRAP_WRITE(pwritev, (int fd, const struct iovec *v, int c, off_t o), (fd, v, c, o))
+WRAP_WRITE(pwritev64, (int fd, const struct iovec *v, int c, off64_t o), (fd, v, c, o))
+
+/* ---------------- mmap ---------------- */
+
+#define WRAP_MMAP(name, otype)                                                 \
+    VR_EXPORT void *name(void *a, size_t l, int p, int f, int fd, otype o)     \
+    {                                                                          \
+        __typeof__(&name) real = REAL(name);                                   \
+        if (VR_UNLIKELY(!real))                                                \
+            return (void *)syscall(SYS_mmap, a, l, p, f, fd, o);               \
+        COUNTED(VRIFT_OP_MMAP, void *, r == MAP_FAILED, real(a, l, p, f, fd, o)); \
+    }
+WRAP_MMAP(mmap, off_t)
+WRAP_MMAP(mmap64, off64_t)
+WRAP_INT(VRIFT_OP_MUNMAP, munmap, (void *a, size_t l), (a, l))
+
+/* ---------------- directories ---------------- */
+
+WRAP_PTR(VRIFT_OP_OPENDIR, DIR *, opendir, (const char *p), (p))
+WRAP_PTR(VRIFT_OP_OPENDIR, DIR *, fdopendir, (int fd), (fd))
+WRAP_INT(VRIFT_OP_CLOSEDIR, closedir, (DIR * d), (d))
+
+/* readdir mostly returns the next entry of a buffer already read: a few
+ * ns, less than two clock reads. Every call is counted; one call in 16
+ * per thread is timed, so latency_ns and the histogram describe a
+ * sample whose size is the histogram's total (docs/format.md). NULL is
+ * an error only if errno changed: end of directory leaves it alone. */
+static VR_TLS uint32_t vr_readdir_tick;
+
+#define WRAP_READDIR(name, dtype)                                              \
+    VR_EXPORT dtype *name(DIR *d)                                              \
+    {                                                                          \
+        __typeof__(&name) real = REAL(name);                                   \
+        if (VR_UNLIKELY(!real))                                                \
+            MISSING(NULL);                                                     \
+        if (VR_LIKELY(!vr_on()))                                               \
+            return real(d);                                                    \
+        int e0 = errno;                                                        \
+        errno = 0;                                                             \
+        int timed = (vr_readdir_tick++ & 15u) == 0;                            \
+        uint64_t t0 = timed ? vr_clock() : 0;                                  \
+        dtype *r = real(d);                                                    \
+        int e = errno;                                                         \
+        int failed = r == NULL && e != 0;                                      \
+        if (timed)                                                             \
+            vr_record(VRIFT_OP_READDIR, t0, failed, e);                        \
+        else                                                                   \
+            vr_record_untimed(VRIFT_OP_READDIR, failed, e);                    \
+        if (e == 0)                                                            \
+            errno = e0;                                                        \
+        return r;                                                              \
+    }
+WRAP_READDIR(readdir, struct dirent)
+WRAP_READDIR(readdir64, struct dirent64)
+
+/* ---------------- links ---------------- */
+
+#define WRAP_SSIZE(op, name, params, args)                                     \
+    VR_EXPORT ssize_t name params                                              \
+    {                                                                          \
+        __typeof__(&name) real = REAL(name);                                   \
+        if (VR_UNLIKELY(!real))                                                \
+            MISSING(-1);                                                       \
+        COUNTED(op, ssize_t, r < 0, real args);                                \
+    }
+
+WRAP_SSIZE(VRIFT_OP_READLINK, readlink, (const char *p, char *b, size_t n), (p, b, n))
+WRAP_SSIZE(VRIFT_OP_READLINK, readlinkat, (int d, const char *p, char *b, size_t n), (d, p, b, n))
+WRAP_SSIZE(VRIFT_OP_READLINK, __readlink_chk, (const char *p, char *b, size_t n, size_t bl),
+           (p, b, n, bl))
+WRAP_SSIZE(VRIFT_OP_READLINK, __readlinkat_chk,
+           (int d, const char *p, char *b, size_t n, size_t bl), (d, p, b, n, bl))
+
+/* ---------------- dlopen ---------------- */
+
+/* Counted, never timed: glibc's dlopen finds the caller (for its
+ * DT_RUNPATH) from its return address, so this must stay a tail call —
+ * nothing may run after the real dlopen returns. Errors are therefore
+ * not counted either (docs/symbols.md). */
+VR_EXPORT void *dlopen(const char *file, int mode)
+{
+    __typeof__(&dlopen) real = REAL(dlopen);
+    if (VR_UNLIKELY(!real))
+        MISSING(NULL);
+    if (vr_on())
+        vr_record_untimed(VRIFT_OP_DLOPEN, 0, 0);
+    return real(file, mode);
+}

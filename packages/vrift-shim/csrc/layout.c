@@ -1,0 +1,118 @@
+/*
+ * layout.c — how a new session file is laid out and its self-describing
+ * field table written. The Python writer (vrift_profile.writer) follows
+ * the same rules; tests/profile_core/test_vectors.py proves both produce
+ * byte-identical files.
+ */
+#include <string.h>
+
+#include "shim.h"
+
+static const char *const op_names[VRIFT_OP_COUNT] = {
+    [VRIFT_OP_STAT] = "stat",         [VRIFT_OP_FSTAT] = "fstat",
+    [VRIFT_OP_LSTAT] = "lstat",       [VRIFT_OP_STATX] = "statx",
+    [VRIFT_OP_ACCESS] = "access",     [VRIFT_OP_OPEN] = "open",
+    [VRIFT_OP_CLOSE] = "close",       [VRIFT_OP_READ] = "read",
+    [VRIFT_OP_WRITE] = "write",       [VRIFT_OP_MMAP] = "mmap",
+    [VRIFT_OP_MUNMAP] = "munmap",     [VRIFT_OP_OPENDIR] = "opendir",
+    [VRIFT_OP_READDIR] = "readdir",   [VRIFT_OP_CLOSEDIR] = "closedir",
+    [VRIFT_OP_READLINK] = "readlink", [VRIFT_OP_REALPATH] = "realpath",
+    [VRIFT_OP_DLOPEN] = "dlopen",
+};
+
+static const struct {
+    const char *name;
+    uint16_t unit;
+} misc_fields[VRIFT_MISC_COUNT] = {
+    [VRIFT_MISC_BYTES_READ] = {"bytes_read", VRIFT_UNIT_BYTES},
+    [VRIFT_MISC_BYTES_WRITTEN] = {"bytes_written", VRIFT_UNIT_BYTES},
+};
+
+#define FIELDS_PER_OP 6
+#define FIELD_COUNT (VRIFT_OP_COUNT * FIELDS_PER_OP + VRIFT_MISC_COUNT)
+
+static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+static uint32_t field_table_offset(void) { return (uint32_t)align_up(sizeof(struct vrift_header), 64); }
+
+static uint64_t slots_offset(void)
+{
+    return align_up(field_table_offset() + (uint64_t)FIELD_COUNT * sizeof(struct vrift_field), 4096);
+}
+
+static uint32_t slot_size(void) { return (uint32_t)align_up(sizeof(struct vrift_slot), 64); }
+
+uint64_t vr_layout_file_size(uint32_t slot_count)
+{
+    return align_up(slots_offset() + (uint64_t)slot_count * slot_size(), 4096);
+}
+
+static void put_field(struct vrift_field *f, const char *prefix, const char *suffix,
+                      uint16_t kind, uint16_t unit, uint32_t count, size_t offset)
+{
+    size_t n = 0;
+    memset(f, 0, sizeof *f);
+    for (const char *s = prefix; *s && n < VRIFT_FIELD_NAME_LEN - 1; s++)
+        f->name[n++] = *s;
+    if (suffix) {
+        if (n < VRIFT_FIELD_NAME_LEN - 1)
+            f->name[n++] = '.';
+        for (const char *s = suffix; *s && n < VRIFT_FIELD_NAME_LEN - 1; s++)
+            f->name[n++] = *s;
+    }
+    f->kind = kind;
+    f->unit = unit;
+    f->count = count;
+    f->offset = (uint32_t)(offsetof(struct vrift_slot, counters) + offset);
+}
+
+/* Fill a zeroed mapping of vr_layout_file_size(slot_count) bytes. The
+ * caller publishes it by storing pre.ready = 1 (release) afterwards. */
+void vr_layout_write(struct vrift_header *h, uint32_t slot_count, const char *creator)
+{
+    h->pre.magic = VRIFT_MAGIC;
+    h->pre.byte_order = VRIFT_BYTE_ORDER_MARK;
+    h->pre.major = VRIFT_VERSION_MAJOR;
+    h->pre.minor = VRIFT_VERSION_MINOR;
+    h->pre.header_len = sizeof(struct vrift_header);
+    h->pre.file_size = vr_layout_file_size(slot_count);
+
+    h->enabled = 1;
+    h->field_count = FIELD_COUNT;
+    h->field_size = sizeof(struct vrift_field);
+    h->field_table_offset = field_table_offset();
+    h->op_count = VRIFT_OP_COUNT;
+    h->misc_count = VRIFT_MISC_COUNT;
+    h->hist_buckets = VRIFT_HIST_BUCKETS;
+    h->slot_count = slot_count;
+    h->slot_size = slot_size();
+    h->slots_offset = slots_offset();
+    h->slots_next = 1;
+    strncpy(h->creator, creator, VRIFT_CREATOR_LEN - 1);
+
+    struct vrift_field *f = (struct vrift_field *)((char *)h + h->field_table_offset);
+    for (int op = 0; op < VRIFT_OP_COUNT; op++) {
+        size_t base = offsetof(struct vrift_counters, op) + (size_t)op * sizeof(struct vrift_op_stats);
+        const char *n = op_names[op];
+        put_field(f++, n, "calls", VRIFT_KIND_COUNTER, VRIFT_UNIT_EVENTS, 1,
+                  base + offsetof(struct vrift_op_stats, calls));
+        put_field(f++, n, "errors", VRIFT_KIND_COUNTER, VRIFT_UNIT_EVENTS, 1,
+                  base + offsetof(struct vrift_op_stats, errors));
+        put_field(f++, n, "enoent", VRIFT_KIND_COUNTER, VRIFT_UNIT_EVENTS, 1,
+                  base + offsetof(struct vrift_op_stats, enoent));
+        put_field(f++, n, "eacces", VRIFT_KIND_COUNTER, VRIFT_UNIT_EVENTS, 1,
+                  base + offsetof(struct vrift_op_stats, eacces));
+        put_field(f++, n, "latency_ns", VRIFT_KIND_COUNTER, VRIFT_UNIT_NANOSECONDS, 1,
+                  base + offsetof(struct vrift_op_stats, latency_ns));
+        put_field(f++, n, "histogram", VRIFT_KIND_HISTOGRAM, VRIFT_UNIT_NANOSECONDS,
+                  VRIFT_HIST_BUCKETS, base + offsetof(struct vrift_op_stats, hist));
+    }
+    for (int m = 0; m < VRIFT_MISC_COUNT; m++)
+        put_field(f++, misc_fields[m].name, NULL, VRIFT_KIND_COUNTER, misc_fields[m].unit, 1,
+                  offsetof(struct vrift_counters, misc) + (size_t)m * sizeof(uint64_t));
+
+    /* Slot 0 collects process images that found every slot taken. */
+    struct vrift_slot_head *overflow = (struct vrift_slot_head *)((char *)h + h->slots_offset);
+    strncpy(overflow->comm, "(overflow)", VRIFT_COMM_LEN - 1);
+    overflow->state = VRIFT_SLOT_OVERFLOW;
+}

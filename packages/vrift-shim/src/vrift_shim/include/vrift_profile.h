@@ -1,0 +1,187 @@
+/*
+ * vrift_profile.h — the binary layout of a vrift profile session file.
+ *
+ * This header is the single source of truth for the format. The shim
+ * (C) includes it; vrift_profile (Python) feeds it to cffi's cdef, so it
+ * must stay inside the C subset cffi parses: plain structs, enums and
+ * integer #defines. No macros with arguments, no expressions in #define,
+ * no _Static_assert here (those live in csrc/shim.h).
+ *
+ * A session file is:
+ *
+ *   [struct vrift_header]         frozen 32-byte preamble + session state + layout
+ *   [struct vrift_field  x N]     append-only table naming every counter in a slot
+ *   [slot 0 .. slot_count-1]      one per process image; slot 0 is the shared
+ *                                 overflow slot for images that found no free slot
+ *
+ * Each slot is a struct vrift_slot_head followed by the counter block
+ * (struct vrift_counters). Readers must locate counters through the field
+ * table (by name) and bounds-check every offset: the file is untrusted.
+ *
+ * Version rules: the preamble never changes. A minor version only appends
+ * (new header fields in `reserved`, new fields at the end of the counter
+ * block, new field-table rows). A major version changes the layout and
+ * gets its own reader.
+ */
+#ifndef VRIFT_PROFILE_H
+#define VRIFT_PROFILE_H
+#include <stdint.h>
+
+#define VRIFT_MAGIC 0x56524654
+#define VRIFT_BYTE_ORDER_MARK 0x01020304
+#define VRIFT_VERSION_MAJOR 1
+#define VRIFT_VERSION_MINOR 0
+
+/* log2 latency histogram: bucket i holds integer ns in [2^i, 2^(i+1)),
+ * bucket 0 also holds 0 ns, the last bucket holds everything >= 2^31 ns. */
+#define VRIFT_HIST_BUCKETS 32
+#define VRIFT_FIELD_NAME_LEN 48
+#define VRIFT_COMM_LEN 32
+#define VRIFT_CREATOR_LEN 32
+
+/* Slots a new session reserves unless told otherwise (one per process
+ * image; ~5.3 KB each, so 4096 slots reserve ~21 MB). */
+#define VRIFT_DEFAULT_SLOT_COUNT 4096
+
+/* Operation classes. Several libc entry points map to one class
+ * (docs/symbols.md lists them). Append only. */
+enum vrift_op {
+    VRIFT_OP_STAT = 0,
+    VRIFT_OP_FSTAT,
+    VRIFT_OP_LSTAT,
+    VRIFT_OP_STATX,
+    VRIFT_OP_ACCESS,
+    VRIFT_OP_OPEN,
+    VRIFT_OP_CLOSE,
+    VRIFT_OP_READ,
+    VRIFT_OP_WRITE,
+    VRIFT_OP_MMAP,
+    VRIFT_OP_MUNMAP,
+    VRIFT_OP_OPENDIR,
+    VRIFT_OP_READDIR,
+    VRIFT_OP_CLOSEDIR,
+    VRIFT_OP_READLINK,
+    VRIFT_OP_REALPATH,
+    VRIFT_OP_DLOPEN,
+    VRIFT_OP_COUNT
+};
+
+/* Scalar counters of a slot that are not per operation. Append only.
+ * (The VFS counters of RFC-0045 join here when the VFS layer lands.) */
+enum vrift_misc {
+    VRIFT_MISC_BYTES_READ = 0,
+    VRIFT_MISC_BYTES_WRITTEN,
+    VRIFT_MISC_COUNT
+};
+
+enum vrift_field_kind {
+    VRIFT_KIND_COUNTER = 1,     /* monotonic u64 */
+    VRIFT_KIND_HISTOGRAM = 2    /* `count` u64 log2-ns buckets */
+};
+
+enum vrift_unit {
+    VRIFT_UNIT_EVENTS = 1,
+    VRIFT_UNIT_NANOSECONDS = 2,
+    VRIFT_UNIT_BYTES = 3
+};
+
+enum vrift_clock_source {
+    VRIFT_CLOCK_MONOTONIC = 0,  /* clock_gettime(CLOCK_MONOTONIC) */
+    VRIFT_CLOCK_TSC = 1         /* invariant TSC, ns = (ticks * clock_mult) >> 32 */
+};
+
+enum vrift_slot_state {
+    VRIFT_SLOT_FREE = 0,
+    VRIFT_SLOT_LIVE = 1,        /* head written; counters belong to `pid` */
+    VRIFT_SLOT_OVERFLOW = 2     /* slot 0: shared by images that found no free slot */
+};
+
+/* The first 32 bytes: frozen forever, whatever the version. */
+struct vrift_preamble {
+    uint32_t magic;             /* VRIFT_MAGIC */
+    uint32_t byte_order;        /* VRIFT_BYTE_ORDER_MARK in the creator's byte order */
+    uint16_t major;
+    uint16_t minor;
+    uint32_t header_len;        /* sizeof(struct vrift_header) of the creator */
+    uint32_t ready;             /* 0 while the creator fills the file, then 1 */
+    uint32_t preamble_reserved;
+    uint64_t file_size;         /* total bytes the creator reserved */
+};
+
+struct vrift_header {
+    struct vrift_preamble pre;
+
+    /* live state */
+    uint32_t enabled;           /* 1: processes count; 0: stopped */
+    uint32_t reset_generation;  /* bumped by every reset */
+    uint64_t start_realtime_ns; /* CLOCK_REALTIME at session creation */
+    uint64_t start_monotonic_ns;
+    uint64_t reset_realtime_ns; /* last reset, 0 if never */
+    uint64_t stop_realtime_ns;  /* last stop, 0 while enabled */
+
+    /* clock used by every process of the session for latency */
+    uint64_t clock_mult;
+    uint32_t clock_shift;
+    uint32_t clock_source;      /* enum vrift_clock_source */
+
+    /* layout */
+    uint32_t field_count;
+    uint32_t field_size;        /* sizeof(struct vrift_field) */
+    uint32_t field_table_offset;
+    uint32_t op_count;
+    uint32_t misc_count;
+    uint32_t hist_buckets;
+    uint32_t slot_count;
+    uint32_t slot_size;         /* head + counters, padded to 64 bytes */
+    uint64_t slots_offset;
+
+    /* slot allocation: bump counter, never reused within a session */
+    uint64_t slots_next;        /* next slot index to hand out (starts at 1) */
+    uint64_t slots_overflowed;  /* process images that counted into slot 0 */
+
+    uint32_t creator_pid;
+    uint32_t header_reserved0;
+    char creator[VRIFT_CREATOR_LEN];
+    uint64_t reserved[8];
+};
+
+/* One row of the field table: a named run of u64 inside a slot. */
+struct vrift_field {
+    char name[VRIFT_FIELD_NAME_LEN];  /* NUL-terminated, e.g. "stat.calls" */
+    uint16_t kind;                    /* enum vrift_field_kind */
+    uint16_t unit;                    /* enum vrift_unit */
+    uint32_t count;                   /* number of u64 values */
+    uint32_t offset;                  /* byte offset from the slot start */
+    uint32_t field_reserved;
+};
+
+struct vrift_slot_head {
+    uint32_t state;             /* enum vrift_slot_state; written last */
+    uint32_t pid;
+    uint32_t ppid;
+    uint32_t reset_generation;  /* header generation when claimed */
+    uint64_t start_realtime_ns;
+    char comm[VRIFT_COMM_LEN];  /* program_invocation_short_name */
+    uint64_t head_reserved;
+};
+
+struct vrift_op_stats {
+    uint64_t calls;
+    uint64_t errors;            /* calls that returned failure */
+    uint64_t enoent;
+    uint64_t eacces;
+    uint64_t latency_ns;        /* sum over timed calls (see docs/format.md) */
+    uint64_t hist[VRIFT_HIST_BUCKETS];
+};
+
+struct vrift_counters {
+    struct vrift_op_stats op[VRIFT_OP_COUNT];
+    uint64_t misc[VRIFT_MISC_COUNT];
+};
+
+struct vrift_slot {
+    struct vrift_slot_head head;
+    struct vrift_counters counters;
+};
+
+#endif
