@@ -24,8 +24,8 @@ static const struct {
     const char *name;
     uint16_t unit;
 } misc_fields[VRIFT_MISC_COUNT] = {
-    [VRIFT_MISC_BYTES_READ] = {"bytes_read", VRIFT_UNIT_BYTES},
-    [VRIFT_MISC_BYTES_WRITTEN] = {"bytes_written", VRIFT_UNIT_BYTES},
+    [VRIFT_MISC_BYTES_READ] = {"bytes_read", VRIFT_UNITOF_BYTES_READ},
+    [VRIFT_MISC_BYTES_WRITTEN] = {"bytes_written", VRIFT_UNITOF_BYTES_WRITTEN},
 };
 
 #define FIELDS_PER_OP 6

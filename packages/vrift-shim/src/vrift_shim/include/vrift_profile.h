@@ -74,6 +74,12 @@ enum vrift_misc {
     VRIFT_MISC_COUNT
 };
 
+/* The unit (enum vrift_unit) of each misc counter, named after it. */
+enum vrift_misc_unit {
+    VRIFT_UNITOF_BYTES_READ = 3,
+    VRIFT_UNITOF_BYTES_WRITTEN = 3
+};
+
 enum vrift_field_kind {
     VRIFT_KIND_COUNTER = 1,     /* monotonic u64 */
     VRIFT_KIND_HISTOGRAM = 2    /* `count` u64 log2-ns buckets */

@@ -1,0 +1,1 @@
+"""The `vrift` command line."""

@@ -1,0 +1,46 @@
+"""`vrift` entry point: argument parsing and one-line errors.
+
+Each verb lives in its own module; this file only wires them. A user
+error (bad flag, missing command, unusable file) prints one line and
+exits non-zero; a traceback is a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from vrift_profile import ProfileError
+
+from . import profile_cmd, run_cmd
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not a usage dump
+        self.exit(2, f"vrift: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="vrift", description="File-system profiler and content-addressed VFS for builds.")
+    sub = p.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    run_cmd.add_parser(sub)
+    profile_cmd.add_parser(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ProfileError as e:
+        print(f"vrift: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 141
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""`vrift profile start|stop|reset|show|export|run`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+from vrift_profile import (
+    ProfileFormatError,
+    SessionError,
+    read_header,
+    read_profile,
+    reset,
+    resolve_session,
+    set_current,
+    set_enabled,
+)
+from vrift_profile.launch import shim_environment
+from vrift_profile.paths import ENV_PATH, check_parent_dir, current_session, new_session_path
+from vrift_profile.writer import create_session
+
+from . import render
+from .run_cmd import command_of
+
+
+def _slots(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 2 <= n <= 1_000_000:
+        raise argparse.ArgumentTypeError("must be between 2 and 1000000")
+    return n
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("profile", help="profile sessions: start, show, export, reset, stop, run")
+    verbs = p.add_subparsers(dest="profile_verb", required=True, parser_class=type(p))
+
+    def verb(name: str, func, help: str) -> argparse.ArgumentParser:
+        v = verbs.add_parser(name, help=help)
+        v.add_argument("--path", help="session file (default: $VRIFT_PROFILE_PATH, else the current session)")
+        v.set_defaults(func=func)
+        return v
+
+    v = verb("start", start, "create and activate a session, or resume a stopped one")
+    v.add_argument("--new", action="store_true", help="always create a new session")
+    v.add_argument("--slots", type=_slots, default=None, help="process-image slots to reserve (default 4096)")
+    verb("stop", stop, "stop counting (running processes obey at their next call)")
+    verb("reset", reset_cmd, "zero all counters of the session")
+    verb("show", show, "print the session's statistics")
+    v = verb("export", export, "write the session's statistics in a machine format")
+    v.add_argument("--format", default="json", help="output format (json)")
+    v.add_argument("--output", "-o", help="write to FILE instead of stdout")
+    v = verb("run", profile_run, "run a command in a fresh session and print a summary")
+    v.add_argument("--slots", type=_slots, default=None, help="process-image slots to reserve")
+    v.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
+
+
+def _explicit(args: argparse.Namespace) -> Path | None:
+    named = args.path or os.environ.get(ENV_PATH)
+    return Path(named).absolute() if named else None
+
+
+def start(args: argparse.Namespace) -> int:
+    explicit = _explicit(args)
+    if explicit is not None:
+        if explicit.exists():
+            was = set_enabled(explicit, True)
+            print(f"vrift: session {'already running' if was else 'resumed'}: {explicit}")
+        else:
+            check_parent_dir(explicit)
+            create_session(explicit, args.slots)
+            print(f"vrift: session started: {explicit}")
+        return 0
+    cur = current_session()
+    if cur is not None and cur.exists() and not args.new:
+        try:
+            was = set_enabled(cur, True)
+        except (ProfileFormatError, SessionError):
+            was = None  # the current pointer names a broken file: start afresh
+        if was is not None:
+            print(f"vrift: session {'already running' if was else 'resumed'}: {cur}")
+            return 0
+    path = create_session(new_session_path(), args.slots)
+    set_current(path)
+    print(f"vrift: session started: {path}")
+    print("vrift: run commands with `vrift run -- CMD`; see them with `vrift profile show`")
+    return 0
+
+
+def stop(args: argparse.Namespace) -> int:
+    path = resolve_session(args.path)
+    was = set_enabled(path, False)
+    print(f"vrift: session {'stopped' if was else 'was already stopped'}: {path}")
+    return 0
+
+
+def reset_cmd(args: argparse.Namespace) -> int:
+    path = resolve_session(args.path)
+    reset(path)
+    print(f"vrift: counters reset: {path}")
+    return 0
+
+
+def show(args: argparse.Namespace) -> int:
+    snap = read_profile(resolve_session(args.path))
+    print(render.render_show(snap))
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    if args.format != "json":
+        raise SessionError(f"unknown export format {args.format!r} (available: json)")
+    snap = read_profile(resolve_session(args.path))
+    data = orjson.dumps(snap.to_dict(), option=orjson.OPT_INDENT_2) + b"\n"
+    if args.output:
+        out = Path(args.output)
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, out)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise SessionError(f"cannot write {out}: {e.strerror}") from None
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
+def profile_run(args: argparse.Namespace) -> int:
+    cmd = command_of(args)
+    explicit = _explicit(args)
+    if explicit is not None:
+        if explicit.exists():
+            raise SessionError(f"{explicit}: already exists (profile run starts a fresh session)")
+        check_parent_dir(explicit)
+        path = create_session(explicit, args.slots)
+    else:
+        path = create_session(new_session_path(), args.slots)
+    env = shim_environment(path)
+    # The child gets Ctrl-C from the terminal itself; vrift waits to report.
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        try:
+            proc = subprocess.Popen(cmd, env=env, restore_signals=True)
+        except FileNotFoundError:
+            print(f"vrift: command not found: {cmd[0]}", file=sys.stderr)
+            return 127
+        except PermissionError:
+            print(f"vrift: permission denied: {cmd[0]}", file=sys.stderr)
+            return 126
+        rc = proc.wait()
+    finally:
+        signal.signal(signal.SIGINT, old)
+    set_enabled(path, False)
+    print(render.render_summary(read_profile(path)), file=sys.stderr)
+    return 128 - rc if rc < 0 else rc

@@ -1,0 +1,168 @@
+"""`vrift profile show`: the RFC-0045 view of a Snapshot, as boxed text."""
+
+from __future__ import annotations
+
+import time
+
+from vrift_profile import Snapshot
+
+from . import units
+
+_MIN_WIDTH = 49
+_TOP_COMMANDS = 5
+
+
+def _tree(rows: list[str]) -> list[str]:
+    return [("└─ " if i == len(rows) - 1 else "├─ ") + r for i, r in enumerate(rows)]
+
+
+def _table(rows: list[list[str]], align: str) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for r in rows:
+        cells = [c.ljust(w) if a == "<" else c.rjust(w) for c, w, a in zip(r, widths, align, strict=True)]
+        out.append("  ".join(cells).rstrip())
+    return out
+
+
+def syscall_lines(snap: Snapshot) -> list[str]:
+    ops = [(name, s) for name, s in snap.ops.items() if s.calls]
+    if not ops:
+        return ["(no calls counted yet)"]
+    ops.sort(key=lambda kv: (-kv[1].est_total_ns, -kv[1].calls))
+    sampled = [name for name, s in ops if 0 < s.timed_calls < s.calls]
+    rows = []
+    for name, s in ops:
+        mark = "*" if name in sampled else ""
+        rows.append(
+            [
+                name + mark,
+                f"{units.count(s.calls)} calls",
+                f"({units.duration_ns(s.est_total_ns)} total)" if s.timed_calls else "(not timed)",
+                f"mean {units.duration_ns(s.mean_ns)}" if s.timed_calls else "",
+                f"{units.count(s.errors)} errors" if s.errors else "",
+            ]
+        )
+    lines = _tree(_table(rows, "<>><>"))
+    if sampled:
+        lines.append("   * timed on a 1-in-16 sample; total = sampled mean x calls")
+    return lines
+
+
+def _counter_block(snap: Snapshot) -> list[str]:
+    ctr = snap.counters
+    out: list[str] = []
+    cache = [k for k in ("manifest_hits", "cas_hits", "bloom_rejects") if k in ctr]
+    if not cache:
+        out += [
+            "Cache Stats / VFS Contribution:",
+            "└─ not measured: no VFS projection in this session",
+            "",
+        ]
+    out.append("I/O Stats:")
+    out += _tree(
+        [
+            f"Bytes Read:     {units.size(ctr.get('bytes_read', 0))}",
+            f"Bytes Written:  {units.size(ctr.get('bytes_written', 0))}",
+        ]
+    )
+    return out
+
+
+def _error_lines(snap: Snapshot) -> list[str]:
+    ops = snap.ops.values()
+    total = sum(s.calls for s in ops)
+    errors = sum(s.errors for s in ops)
+    enoent = sum(s.enoent for s in ops)
+    eacces = sum(s.eacces for s in ops)
+    return ["Errors:"] + _tree(
+        [
+            f"Failed calls:   {units.count(errors)} ({units.percent(errors, total)})",
+            f"ENOENT:         {units.count(enoent)}",
+            f"EACCES:         {units.count(eacces)}",
+        ]
+    )
+
+
+def _command_lines(snap: Snapshot) -> list[str]:
+    cmds = [c for c in snap.commands if c.calls]
+    if not cmds:
+        return []
+    total = sum(c.est_total_ns for c in cmds) or 1
+    rows = [
+        [
+            c.command,
+            f"{c.processes} proc" + ("s" if c.processes != 1 else ""),
+            f"{units.count(c.calls)} calls",
+            units.duration_ns(c.est_total_ns),
+            units.percent(c.est_total_ns, total),
+        ]
+        for c in cmds[:_TOP_COMMANDS]
+    ]
+    lines = ["Top Commands (by time in calls):"] + _tree(_table(rows, "<>>>>"))
+    if len(cmds) > _TOP_COMMANDS:
+        lines.append(f"   ... {len(cmds) - _TOP_COMMANDS} more (vrift profile export)")
+    return lines
+
+
+def show_lines(snap: Snapshot) -> list[str]:
+    s = snap.session
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.start_realtime_ns / 1e9))
+    ncmd = len([c for c in snap.commands if c.processes])
+    lines = [
+        "vrift profile",
+        "",
+        f"Session:  {started}  ({s.state})",
+        f"File:     {s.path}",
+        f"Duration: {units.duration_ns(s.duration_ns)}",
+        f"Processes: {units.count(snap.processes)} in {ncmd} command" + ("s" if ncmd != 1 else ""),
+    ]
+    if s.slots_overflowed:
+        lines.append(
+            f"          ({units.count(s.slots_overflowed)} beyond the {units.count(s.slot_count)} "
+            "slots: counted, grouped as (overflow))"
+        )
+    if s.reset_realtime_ns:
+        reset = time.strftime("%H:%M:%S", time.localtime(s.reset_realtime_ns / 1e9))
+        lines.append(f"Reset:    {reset} (counts since then)")
+    lines += ["", f"Syscall Stats ({units.count(snap.total_calls)} calls):"]
+    lines += syscall_lines(snap)
+    lines += [""] + _counter_block(snap)
+    lines += [""] + _error_lines(snap)
+    cmd = _command_lines(snap)
+    if cmd:
+        lines += [""] + cmd
+    return lines
+
+
+def box(lines: list[str]) -> str:
+    width = max(_MIN_WIDTH, *(len(l) for l in lines)) + 2
+    out = ["┌" + "─" * (width + 2) + "┐"]
+    for i, l in enumerate(lines):
+        if i == 1 and l == "":
+            l = "─" * (width - 2)
+        out.append("│  " + l.ljust(width - 2) + "  │")
+    out.append("└" + "─" * (width + 2) + "┘")
+    return "\n".join(out)
+
+
+def render_show(snap: Snapshot) -> str:
+    return box(show_lines(snap))
+
+
+def render_summary(snap: Snapshot) -> str:
+    """The short report `vrift profile run` prints when the command ends."""
+    s = snap.session
+    ops = snap.ops
+    top = sorted(((n, o) for n, o in ops.items() if o.calls), key=lambda kv: -kv[1].est_total_ns)[:4]
+    total_ns = sum(o.est_total_ns for o in ops.values())
+    parts = ", ".join(f"{n} {units.count(o.calls)}" for n, o in top)
+    return "\n".join(
+        [
+            f"vrift: {units.count(snap.total_calls)} file-system calls in "
+            f"{units.count(snap.processes)} processes over {units.duration_ns(s.duration_ns)} "
+            f"({units.duration_ns(total_ns)} inside them)",
+            f"vrift: top: {parts}" if parts else "vrift: no calls counted",
+            f"vrift: profile {s.path} (vrift profile show --path {s.path})",
+        ]
+    )

@@ -1,0 +1,78 @@
+"""`vrift run [--profile PATH] -- CMD...`: run a command under the shim.
+
+The command replaces vrift (exec), so its exit status, signals and
+stdio are exactly its own. It counts into --profile, else
+$VRIFT_PROFILE_PATH, else the current session; with none of those it
+runs with the shim loaded and profiling off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from vrift_profile import current_session, read_header
+from vrift_profile.launch import shim_environment
+from vrift_profile.paths import ENV_ENABLE, ENV_PATH, check_parent_dir
+from vrift_profile.writer import create_session
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run a command under the shim (counting into the active session)")
+    p.add_argument("--profile", metavar="PATH", help="session file to count into (created if missing)")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
+    p.set_defaults(func=run)
+
+
+def command_of(args: argparse.Namespace) -> list[str]:
+    cmd = list(args.command)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        raise SystemExit("vrift: no command given (usage: vrift run -- CMD [ARGS...])")
+    return cmd
+
+
+def session_for_run(explicit: str | None) -> Path | None:
+    """The session a run counts into, created if it was named but missing."""
+    if os.environ.get(ENV_ENABLE, "") in ("0", "false", "no", "off") and not explicit:
+        return None
+    named = explicit or os.environ.get(ENV_PATH)
+    if named:
+        path = Path(named).absolute()
+        if path.exists():
+            read_header(path)  # refuse a foreign or damaged file up front
+        else:
+            check_parent_dir(path)
+            create_session(path)
+        return path
+    cur = current_session()
+    if cur is not None and cur.exists():
+        read_header(cur)
+        return cur
+    return None
+
+
+def exec_command(cmd: list[str], env: dict[str, str]) -> int:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(cmd[0], cmd, env)
+    except FileNotFoundError:
+        print(f"vrift: command not found: {cmd[0]}", file=sys.stderr)
+        return 127
+    except PermissionError:
+        print(f"vrift: permission denied: {cmd[0]}", file=sys.stderr)
+        return 126
+    except OSError as e:
+        print(f"vrift: cannot run {cmd[0]}: {e.strerror}", file=sys.stderr)
+        return 126
+    return 0  # not reached
+
+
+def run(args: argparse.Namespace) -> int:
+    cmd = command_of(args)
+    session = session_for_run(args.profile)
+    return exec_command(cmd, shim_environment(session))

@@ -1,0 +1,15 @@
+"""The error types of vrift_profile: one per thing a user can get wrong."""
+
+from __future__ import annotations
+
+
+class ProfileError(Exception):
+    """Base class: every message is one line meant for the user."""
+
+
+class ProfileFormatError(ProfileError):
+    """The file is not a readable vrift profile (truncated, corrupt, foreign, newer major)."""
+
+
+class SessionError(ProfileError):
+    """No session to act on, or the session file/directory cannot be used safely."""

@@ -1,0 +1,305 @@
+"""Read a session file into a Snapshot, treating the file as untrusted input.
+
+Every offset and count is bounds-checked before use; anything wrong
+raises ProfileFormatError with one line saying what. Counters are found
+through the file's own field table, so a newer minor version (more
+fields) reads fine and a foreign or damaged file is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import _ffi
+from .errors import ProfileFormatError
+from .layout import c
+from .snapshot import CommandStats, OpStats, SessionInfo, Snapshot, _sum_counters, _sum_ops
+
+READER_MAJOR = 1
+_MAX_FIELDS = 65536
+_MAX_SLOT_SIZE = 1 << 20
+_OP_SUFFIXES = ("calls", "errors", "enoent", "eacces", "latency_ns", "histogram")
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: int
+    unit: int
+    count: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Header:
+    """The validated header of a session file plus its field table."""
+
+    major: int
+    minor: int
+    file_size: int
+    enabled: bool
+    reset_generation: int
+    start_realtime_ns: int
+    reset_realtime_ns: int
+    stop_realtime_ns: int
+    clock_source: int
+    field_table_offset: int
+    slot_count: int
+    slot_size: int
+    slots_offset: int
+    slots_next: int
+    slots_overflowed: int
+    hist_buckets: int
+    creator: str
+    fields: tuple[Field, ...]
+
+    @property
+    def slots_used(self) -> int:
+        """Slots handed out (slot 0, the overflow slot, is always in use)."""
+        return max(1, min(self.slots_next, self.slot_count))
+
+
+def _fail(path: Path, msg: str) -> ProfileFormatError:
+    return ProfileFormatError(f"{path}: {msg}")
+
+
+def parse_header(path: Path, head: bytes, actual_size: int) -> Header:
+    """Validate the header bytes (at least the whole header and field table)."""
+    ffi = _ffi.ffi()
+    pre_size = ffi.sizeof("struct vrift_preamble")
+    if actual_size < pre_size or len(head) < pre_size:
+        raise _fail(path, f"too short to be a vrift profile ({actual_size} bytes)")
+    pre = ffi.cast("struct vrift_preamble *", ffi.from_buffer(head))
+    magic = c("VRIFT_MAGIC")
+    if pre.magic != magic:
+        if pre.magic == int.from_bytes(magic.to_bytes(4, "little"), "big"):
+            raise _fail(path, "vrift profile written with the other byte order; not readable here")
+        raise _fail(path, "not a vrift profile (bad magic)")
+    if pre.byte_order != c("VRIFT_BYTE_ORDER_MARK"):
+        raise _fail(path, "vrift profile with a foreign byte order; not readable here")
+    if pre.major != READER_MAJOR:
+        raise _fail(
+            path,
+            f"profile format {pre.major}.{pre.minor} is not supported "
+            f"(this vrift reads format {READER_MAJOR}.x)",
+        )
+    if not pre.ready:
+        raise _fail(path, "profile is not initialised (its creator has not finished, or died)")
+    hsize = ffi.sizeof("struct vrift_header")
+    if pre.header_len < hsize:
+        raise _fail(path, f"corrupt header (length {pre.header_len} < {hsize})")
+    if pre.file_size > actual_size:
+        raise _fail(path, f"truncated: {actual_size} of {pre.file_size} bytes present")
+    if len(head) < hsize:
+        raise _fail(path, "truncated header")
+    h = ffi.cast("struct vrift_header *", ffi.from_buffer(head))
+    file_size = int(pre.file_size)
+    fsize = ffi.sizeof("struct vrift_field")
+    if h.field_size != fsize:
+        raise _fail(path, f"corrupt header (field size {h.field_size})")
+    if not 0 < h.field_count <= _MAX_FIELDS:
+        raise _fail(path, f"corrupt header (field count {h.field_count})")
+    table_end = h.field_table_offset + h.field_count * fsize
+    if h.field_table_offset < pre.header_len or table_end > file_size:
+        raise _fail(path, "corrupt header (field table outside the file)")
+    head_size = ffi.sizeof("struct vrift_slot_head")
+    if not head_size <= h.slot_size <= _MAX_SLOT_SIZE or h.slot_size % 8:
+        raise _fail(path, f"corrupt header (slot size {h.slot_size})")
+    if h.slot_count < 1 or h.slots_offset < table_end:
+        raise _fail(path, "corrupt header (slot table overlaps the header)")
+    if h.slots_offset + h.slot_count * h.slot_size > file_size:
+        raise _fail(path, "corrupt header (slots extend past the end of the file)")
+    if h.hist_buckets < 1 or h.hist_buckets > 64:
+        raise _fail(path, f"corrupt header (histogram buckets {h.hist_buckets})")
+    if len(head) < table_end:
+        raise _fail(path, "truncated field table")
+
+    fields = []
+    name_len = c("VRIFT_FIELD_NAME_LEN")
+    base = ffi.from_buffer(head)
+    for i in range(h.field_count):
+        row = ffi.cast("struct vrift_field *", base + h.field_table_offset + i * fsize)
+        raw = bytes(ffi.buffer(row.name, name_len))
+        if b"\0" not in raw:
+            raise _fail(path, f"corrupt field table (row {i} name not terminated)")
+        try:
+            name = raw.split(b"\0", 1)[0].decode("ascii")
+        except UnicodeDecodeError:
+            raise _fail(path, f"corrupt field table (row {i} name not ASCII)") from None
+        if not name or row.offset < head_size or row.offset % 8 or row.count < 1:
+            raise _fail(path, f"corrupt field table (row {i} '{name}')")
+        if row.offset + row.count * 8 > h.slot_size:
+            raise _fail(path, f"corrupt field table ('{name}' outside its slot)")
+        if row.kind == c("VRIFT_KIND_HISTOGRAM") and row.count != h.hist_buckets:
+            raise _fail(path, f"corrupt field table ('{name}' has {row.count} buckets)")
+        fields.append(Field(name, int(row.kind), int(row.unit), int(row.count), int(row.offset)))
+
+    creator = ffi.string(h.creator, c("VRIFT_CREATOR_LEN")).decode("utf-8", "replace")
+    return Header(
+        major=int(pre.major),
+        minor=int(pre.minor),
+        file_size=file_size,
+        enabled=bool(h.enabled),
+        reset_generation=int(h.reset_generation),
+        start_realtime_ns=int(h.start_realtime_ns),
+        reset_realtime_ns=int(h.reset_realtime_ns),
+        stop_realtime_ns=int(h.stop_realtime_ns),
+        clock_source=int(h.clock_source),
+        field_table_offset=int(h.field_table_offset),
+        slot_count=int(h.slot_count),
+        slot_size=int(h.slot_size),
+        slots_offset=int(h.slots_offset),
+        slots_next=int(h.slots_next),
+        slots_overflowed=int(h.slots_overflowed),
+        hist_buckets=int(h.hist_buckets),
+        creator=creator,
+        fields=tuple(fields),
+    )
+
+
+def _pread_all(fd: int, size: int, offset: int) -> bytes:
+    chunks = []
+    while size > 0:
+        b = os.pread(fd, size, offset)
+        if not b:
+            break
+        chunks.append(b)
+        size -= len(b)
+        offset += len(b)
+    return b"".join(chunks)
+
+
+class _SlotDecoder:
+    """Turns one slot's bytes into (ops, counters) using the field table."""
+
+    def __init__(self, header: Header):
+        by_name = {f.name: f for f in header.fields}
+        self.ops: list[tuple[str, tuple[int, ...]]] = []  # name, u64 indexes
+        for f in header.fields:
+            if not f.name.endswith(".calls"):
+                continue
+            op = f.name[: -len(".calls")]
+            parts = [by_name.get(f"{op}.{s}") for s in _OP_SUFFIXES]
+            if any(p is None for p in parts):
+                continue
+            self.ops.append((op, tuple(p.offset // 8 for p in parts)))  # type: ignore[union-attr]
+        self.hist = header.hist_buckets
+        op_fields = {f"{op}.{s}" for op, _ in self.ops for s in _OP_SUFFIXES}
+        self.scalars = [
+            (f.name, f.offset // 8)
+            for f in header.fields
+            if f.name not in op_fields and f.kind == c("VRIFT_KIND_COUNTER") and f.count == 1
+        ]
+
+    @property
+    def op_names(self) -> tuple[str, ...]:
+        return tuple(op for op, _ in self.ops)
+
+    def decode(self, words: memoryview) -> tuple[dict[str, OpStats], dict[str, int]]:
+        ops = {}
+        for op, (ci, ei, ni, ai, li, hi) in self.ops:
+            if not (words[ci] or words[li] or words[ei]):
+                continue
+            ops[op] = OpStats(
+                words[ci], words[ei], words[ni], words[ai], words[li], tuple(words[hi : hi + self.hist])
+            )
+        counters = {name: words[i] for name, i in self.scalars}
+        return ops, counters
+
+
+def read_header(path: str | os.PathLike[str]) -> Header:
+    return _read(Path(path))[0]
+
+
+def read_profile(path: str | os.PathLike[str]) -> Snapshot:
+    """Read the session file at `path` into a Snapshot (a consistent copy of
+    each counter; counters of running processes keep moving meanwhile)."""
+    header, slots, p = _read(Path(path))
+    return _snapshot(p, header, slots)
+
+
+def _read(p: Path) -> tuple[Header, bytes, Path]:
+    try:
+        fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ProfileFormatError(f"{p}: no such profile") from None
+    except IsADirectoryError:
+        raise ProfileFormatError(f"{p}: is a directory, not a profile") from None
+    except OSError as e:
+        raise ProfileFormatError(f"{p}: cannot open: {e.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ProfileFormatError(f"{p}: not a regular file")
+        size = st.st_size
+        hsize = _ffi.ffi().sizeof("struct vrift_header")
+        first = _pread_all(fd, min(size, hsize), 0)
+        if len(first) >= hsize:
+            # Header says where the field table ends; read up to it, bounded by the file.
+            h = _ffi.ffi().cast("struct vrift_header *", _ffi.ffi().from_buffer(first))
+            table_end = min(size, int(h.field_table_offset) + int(h.field_count) * 64)
+            first = _pread_all(fd, max(hsize, table_end), 0)
+        header = parse_header(p, first, size)
+        slots = _pread_all(fd, header.slots_used * header.slot_size, header.slots_offset)
+        if len(slots) < header.slots_used * header.slot_size:
+            raise ProfileFormatError(f"{p}: truncated while reading slots")
+    finally:
+        os.close(fd)
+    return header, slots, p
+
+
+def _snapshot(p: Path, header: Header, slots: bytes) -> Snapshot:
+    ffi = _ffi.ffi()
+    decoder = _SlotDecoder(header)
+    words_all = memoryview(slots).cast("Q")
+    per_slot = header.slot_size // 8
+    comm_off = ffi.offsetof("struct vrift_slot_head", "comm")
+    comm_len = c("VRIFT_COMM_LEN")
+    gen_off = ffi.offsetof("struct vrift_slot_head", "reset_generation")
+    live = c("VRIFT_SLOT_LIVE")
+    groups: dict[str, tuple[int, list[dict[str, OpStats]], list[dict[str, int]]]] = {}
+    for i in range(header.slots_used):
+        base = i * header.slot_size
+        state = int.from_bytes(slots[base : base + 4], "little")
+        if i > 0 and state != live:
+            continue  # claimed but not yet published, or garbage: skip
+        ops, counters = decoder.decode(words_all[i * per_slot : (i + 1) * per_slot])
+        if i == 0:
+            name, nproc = "(overflow)", header.slots_overflowed
+            if not ops and not any(counters.values()):
+                continue
+        else:
+            raw = slots[base + comm_off : base + comm_off + comm_len]
+            name = raw.split(b"\0", 1)[0].decode("utf-8", "replace") or "?"
+            gen = int.from_bytes(slots[base + gen_off : base + gen_off + 4], "little")
+            if gen < header.reset_generation and not ops and not any(counters.values()):
+                continue  # a process from before the last reset that did nothing since
+            nproc = 1
+        n, o, cs = groups.get(name, (0, [], []))
+        o.append(ops)
+        cs.append(counters)
+        groups[name] = (n + nproc, o, cs)
+
+    commands = [
+        CommandStats(name, n, _sum_ops(o), _sum_counters(cs)) for name, (n, o, cs) in groups.items()
+    ]
+    commands.sort(key=lambda cmd: (-cmd.est_total_ns, cmd.command))
+    info = SessionInfo(
+        path=str(p),
+        format_version=f"{header.major}.{header.minor}",
+        start_realtime_ns=header.start_realtime_ns,
+        taken_realtime_ns=time.time_ns(),
+        stop_realtime_ns=header.stop_realtime_ns,
+        reset_realtime_ns=header.reset_realtime_ns,
+        enabled=header.enabled,
+        clock="tsc" if header.clock_source == c("VRIFT_CLOCK_TSC") else "monotonic",
+        slot_count=header.slot_count,
+        slots_used=header.slots_used - 1,
+        slots_overflowed=header.slots_overflowed,
+        creator=header.creator,
+    )
+    return Snapshot(info, commands, decoder.op_names)

@@ -1,0 +1,259 @@
+"""The Snapshot model: what a profile said at one instant, in plain Python.
+
+Totals are sums over every process slot; per-command views group slots
+by command name. Everything here is derived from counters in the file:
+nothing is estimated except where a name says so (`est_total_ns`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+HIST_BUCKETS = 32  # matches VRIFT_HIST_BUCKETS; the reader checks the file agrees
+
+
+@dataclass(frozen=True)
+class OpStats:
+    """One operation class (stat, open, readdir, ...)."""
+
+    calls: int = 0
+    errors: int = 0
+    enoent: int = 0
+    eacces: int = 0
+    latency_ns: int = 0
+    # bucket i counts timed calls that took [2^i, 2^(i+1)) ns (0 ns in bucket 0,
+    # the last bucket holds everything longer).
+    histogram: tuple[int, ...] = (0,) * HIST_BUCKETS
+
+    @property
+    def timed_calls(self) -> int:
+        """Calls whose latency was measured (all of them, except sampled readdir)."""
+        return sum(self.histogram)
+
+    @property
+    def mean_ns(self) -> float:
+        t = self.timed_calls
+        return self.latency_ns / t if t else 0.0
+
+    @property
+    def est_total_ns(self) -> float:
+        """Time spent in all calls: exact when every call was timed, else the
+        sampled mean times the number of calls."""
+        t = self.timed_calls
+        if t == self.calls or t == 0:
+            return float(self.latency_ns)
+        return self.latency_ns * self.calls / t
+
+    def __add__(self, other: OpStats) -> OpStats:
+        return OpStats(
+            self.calls + other.calls,
+            self.errors + other.errors,
+            self.enoent + other.enoent,
+            self.eacces + other.eacces,
+            self.latency_ns + other.latency_ns,
+            tuple(a + b for a, b in zip(self.histogram, other.histogram, strict=True)),
+        )
+
+    def is_zero(self) -> bool:
+        return self.calls == 0 and self.latency_ns == 0 and not any(self.histogram)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "errors": self.errors,
+            "enoent": self.enoent,
+            "eacces": self.eacces,
+            "latency_ns": self.latency_ns,
+            "timed_calls": self.timed_calls,
+            "histogram": list(self.histogram),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> OpStats:
+        return cls(
+            int(d["calls"]),
+            int(d["errors"]),
+            int(d.get("enoent", 0)),
+            int(d.get("eacces", 0)),
+            int(d["latency_ns"]),
+            tuple(int(x) for x in d["histogram"]),
+        )
+
+
+def _sum_ops(parts: list[dict[str, OpStats]]) -> dict[str, OpStats]:
+    out: dict[str, OpStats] = {}
+    for ops in parts:
+        for name, s in ops.items():
+            out[name] = out[name] + s if name in out else s
+    return out
+
+
+def _sum_counters(parts: list[dict[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for ctr in parts:
+        for k, v in ctr.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+@dataclass(frozen=True)
+class CommandStats:
+    """All process images of one command (cc1, make, python3, ...)."""
+
+    command: str
+    processes: int
+    ops: dict[str, OpStats]
+    counters: dict[str, int]
+
+    @property
+    def calls(self) -> int:
+        return sum(s.calls for s in self.ops.values())
+
+    @property
+    def est_total_ns(self) -> float:
+        return sum(s.est_total_ns for s in self.ops.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "processes": self.processes,
+            "calls": self.calls,
+            "syscalls": {k: v.to_dict() for k, v in self.ops.items() if not v.is_zero()},
+            "counters": dict(self.counters),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CommandStats:
+        return cls(
+            d["command"],
+            int(d["processes"]),
+            {k: OpStats.from_dict(v) for k, v in d["syscalls"].items()},
+            {k: int(v) for k, v in d.get("counters", {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    path: str
+    format_version: str  # "major.minor" of the file
+    start_realtime_ns: int
+    taken_realtime_ns: int  # when this snapshot was read
+    stop_realtime_ns: int  # 0 while running
+    reset_realtime_ns: int  # 0 if never reset
+    enabled: bool
+    clock: str  # "tsc" or "monotonic"
+    slot_count: int
+    slots_used: int  # process images that claimed a slot
+    slots_overflowed: int  # process images counted in the shared overflow slot
+    creator: str
+
+    @property
+    def state(self) -> str:
+        return "running" if self.enabled else "stopped"
+
+    @property
+    def duration_ns(self) -> int:
+        end = self.stop_realtime_ns if not self.enabled and self.stop_realtime_ns else self.taken_realtime_ns
+        return max(0, end - self.start_realtime_ns)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "profile_format": self.format_version,
+            "start_time_unix_ns": self.start_realtime_ns,
+            "snapshot_time_unix_ns": self.taken_realtime_ns,
+            "stop_time_unix_ns": self.stop_realtime_ns,
+            "reset_time_unix_ns": self.reset_realtime_ns,
+            "duration_ns": self.duration_ns,
+            "state": self.state,
+            "clock": self.clock,
+            "slots": {
+                "capacity": self.slot_count,
+                "used": self.slots_used,
+                "overflowed": self.slots_overflowed,
+            },
+            "creator": self.creator,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SessionInfo:
+        return cls(
+            path=d["path"],
+            format_version=d["profile_format"],
+            start_realtime_ns=int(d["start_time_unix_ns"]),
+            taken_realtime_ns=int(d["snapshot_time_unix_ns"]),
+            stop_realtime_ns=int(d["stop_time_unix_ns"]),
+            reset_realtime_ns=int(d["reset_time_unix_ns"]),
+            enabled=d["state"] == "running",
+            clock=d["clock"],
+            slot_count=int(d["slots"]["capacity"]),
+            slots_used=int(d["slots"]["used"]),
+            slots_overflowed=int(d["slots"]["overflowed"]),
+            creator=d.get("creator", ""),
+        )
+
+
+JSON_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    session: SessionInfo
+    commands: list[CommandStats] = field(default_factory=list)
+    # Every operation class the file knows, in its order (zeros included in totals).
+    op_names: tuple[str, ...] = ()
+
+    @property
+    def ops(self) -> dict[str, OpStats]:
+        """Totals per operation over every process, one entry per known operation."""
+        summed = _sum_ops([c.ops for c in self.commands])
+        out = {name: summed.get(name, OpStats()) for name in self.op_names}
+        out.update(summed)
+        return out
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """Totals of the scalar counters (bytes_read, ...) over every process."""
+        return _sum_counters([c.counters for c in self.commands])
+
+    @property
+    def total_calls(self) -> int:
+        return sum(s.calls for s in self.ops.values())
+
+    @property
+    def processes(self) -> int:
+        return sum(c.processes for c in self.commands)
+
+    def command(self, name: str) -> CommandStats | None:
+        for c in self.commands:
+            if c.command == name:
+                return c
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape other tools read (extend, never rename)."""
+        ops = self.ops
+        ctr = self.counters
+        return {
+            "format_version": JSON_FORMAT_VERSION,
+            "session": self.session.to_dict(),
+            "syscalls": {k: v.to_dict() for k, v in ops.items()},
+            # Filled by the VFS layer's counters when a session has them.
+            "cache": {k: ctr[k] for k in ("manifest_hits", "manifest_misses", "bloom_rejects", "cas_hits", "cas_misses") if k in ctr},
+            "io": {k: ctr[k] for k in ("bytes_read", "bytes_written") if k in ctr},
+            "vfs": {k: ctr[k] for k in ("vfs_handled", "vfs_passthrough", "time_saved_ns", "cow_copies", "dedup_savings", "original_size") if k in ctr},
+            "errors": {
+                "enoent": sum(s.enoent for s in ops.values()),
+                "eacces": sum(s.eacces for s in ops.values()),
+            },
+            "processes": [c.to_dict() for c in self.commands],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Snapshot:
+        return cls(
+            SessionInfo.from_dict(d["session"]),
+            [CommandStats.from_dict(c) for c in d["processes"]],
+            tuple(d["syscalls"]),
+        )
