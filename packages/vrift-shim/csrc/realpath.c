@@ -7,7 +7,7 @@
  * the path ourselves, calling the wrapped readlink()/faccessat() so each
  * step is seen and counted (and later servable by the VFS). The walk
  * makes the same calls in the same order as glibc 2.36, so results,
- * errno and the partial path left in `resolved` on failure match; any
+ * errno and the partial path left in `resolved` on ENOENT match; any
  * case outside our fixed PATH_MAX buffers falls back to the real
  * realpath. With profiling off, the real realpath runs untouched.
  */
@@ -174,7 +174,9 @@ static char *counted_realpath(const char *name, char *resolved)
         return strdup(out);
     case WALK_ERROR: {
         int e = errno;
-        if (resolved)
+        /* glibc 2.35+ (CVE-2021-3998 fix) hands back the partial path
+         * only for ENOENT. */
+        if (resolved && e == ENOENT)
             strcpy(resolved, out);
         errno = e;
         return NULL;
