@@ -1,0 +1,119 @@
+"""Coverage audit: how many of a workload's file syscalls vrift sees.
+
+    .venv/bin/python benchmarks/coverage.py [--files 40] [--git-files 5000]
+
+Runs each workload twice, once under `strace -f -c` (no shim) and once
+under the shim with a fresh session, and compares per syscall class.
+A class's coverage is min(vrift calls, strace syscalls): a wrapper call
+that makes several syscalls (opendir = openat + fstat) is not allowed to
+cover more than it saw. getdents64 is covered by counted readdir calls
+(each getdents64 happens inside one). realpath and dlopen are library
+calls: their syscalls count through the readlink/access steps the shim
+makes visible, or not at all (the loader's own work).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from vrift_profile import create_session, read_profile  # noqa: E402
+from vrift_profile.launch import shim_environment  # noqa: E402
+from workloads import cproject, gitrepo  # noqa: E402
+
+# syscall class -> (strace syscall names, vrift operations)
+CLASSES = {
+    "stat": ({"newfstatat", "fstat", "stat", "lstat", "statx"}, ("stat", "fstat", "lstat", "statx")),
+    "open": ({"openat", "open", "creat", "openat2"}, ("open", "opendir")),
+    "close": ({"close"}, ("close", "closedir")),
+    "read": ({"read", "pread64", "readv", "preadv", "preadv2"}, ("read",)),
+    "write": ({"write", "pwrite64", "writev", "pwritev", "pwritev2"}, ("write",)),
+    "access": ({"access", "faccessat", "faccessat2"}, ("access",)),
+    "readlink": ({"readlink", "readlinkat"}, ("readlink",)),
+    "getdents": ({"getdents64", "getdents"}, ("readdir",)),
+    "mmap": ({"mmap", "munmap"}, ("mmap", "munmap")),
+}
+TRACE = ",".join(sorted(set().union(*(s for s, _ in CLASSES.values()))))
+ROW = re.compile(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$")
+
+
+def strace_counts(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict[str, int]:
+    with tempfile.NamedTemporaryFile("r", suffix=".strace") as out:
+        subprocess.run(
+            ["strace", "-f", "-c", "-e", f"trace={TRACE}", "-o", out.name, *cmd],
+            cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        counts = {}
+        for line in out.read().splitlines():
+            m = ROW.match(line)
+            if m and m.group(2) != "total":
+                counts[m.group(2)] = int(m.group(1))
+        return counts
+
+
+def vrift_counts(cmd: list[str], cwd: Path, env: dict[str, str], session: Path) -> dict[str, int]:
+    create_session(session)
+    subprocess.run(cmd, cwd=cwd, env=shim_environment(session, env), check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return {op: s.calls for op, s in read_profile(session).ops.items()}
+
+
+def audit(name: str, cmd: list[str], cwd: Path, env: dict[str, str], prepare, tmp: Path) -> float:
+    prepare()
+    st = strace_counts(cmd, cwd, env)
+    prepare()
+    vr = vrift_counts(cmd, cwd, env, tmp / f"{name}.vrift")
+    print(f"\n{name}: {' '.join(cmd)}")
+    print(f"  {'class':10} {'strace':>9} {'vrift':>9} {'covered':>8}")
+    total = covered = 0
+    for cls, (sysnames, ops) in CLASSES.items():
+        s = sum(st.get(n, 0) for n in sysnames)
+        v = sum(vr.get(o, 0) for o in ops)
+        c = min(s, v)
+        total += s
+        covered += c
+        if s or v:
+            print(f"  {cls:10} {s:>9,} {v:>9,} {100 * c / s if s else 100:>7.1f}%")
+    extra = {o: vr[o] for o in ("realpath", "dlopen") if vr.get(o)}
+    pct = 100 * covered / total if total else 100.0
+    print(f"  {'total':10} {total:>9,} {covered:>9,} {pct:>7.1f}%   (library calls also counted: {extra})")
+    return pct
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--files", type=int, default=40, help="C files in the make -j2 build")
+    ap.add_argument("--git-files", type=int, default=5000, help="files in the git status repo")
+    a = ap.parse_args()
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    with tempfile.TemporaryDirectory() as t:
+        tmp = Path(t)
+        proj = cproject.generate(tmp / "cproject", a.files)
+        clean = lambda: subprocess.run(["make", "-s", "clean"], cwd=proj, check=True)  # noqa: E731
+        results = {"C build (make -j2)": audit("cbuild", ["make", "-s", "-j2"], proj, env, clean, tmp)}
+        storm = "import " + ", ".join(
+            "json email.parser http.client sqlite3 unittest xml.dom.minidom decimal argparse "
+            "logging.handlers csv zipfile tarfile asyncio multiprocessing concurrent.futures "
+            "urllib.request ssl pathlib".split()
+        )
+        results["python import storm"] = audit(
+            "imports", [sys.executable, "-c", storm], tmp, env, lambda: None, tmp
+        )
+        repo = gitrepo.generate(tmp / "repo", a.git_files)
+        genv = dict(env, **gitrepo.GIT_ENV, HOME=str(tmp))
+        results["git status"] = audit("git", ["git", "status", "--porcelain"], repo, genv, lambda: None, tmp)
+    print("\ncoverage (vrift / strace file syscalls, per-class capped):")
+    for k, v in results.items():
+        print(f"  {k:22} {v:5.1f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Real workloads shared by the demo, the benchmarks and the coverage audit."""
