@@ -48,7 +48,11 @@ def strace_counts(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict[str, i
     with tempfile.NamedTemporaryFile("r", suffix=".strace") as out:
         subprocess.run(
             ["strace", "-f", "-c", "-e", f"trace={TRACE}", "-o", out.name, *cmd],
-            cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=cwd,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         counts = {}
         for line in out.read().splitlines():
@@ -60,8 +64,14 @@ def strace_counts(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict[str, i
 
 def vrift_counts(cmd: list[str], cwd: Path, env: dict[str, str], session: Path) -> dict[str, int]:
     create_session(session)
-    subprocess.run(cmd, cwd=cwd, env=shim_environment(session, env), check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        cmd,
+        cwd=cwd,
+        env=shim_environment(session, env),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return {op: s.calls for op, s in read_profile(session).ops.items()}
 
 

@@ -23,9 +23,7 @@ def cbin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tests/cprogs/*.c compiled once per test session; returns the bin dir."""
     out = tmp_path_factory.mktemp("cbin")
     for src in sorted(CPROGS.glob("*.c")):
-        subprocess.run(
-            ["cc", "-O2", "-pthread", "-o", str(out / src.stem), str(src)], check=True
-        )
+        subprocess.run(["cc", "-O2", "-pthread", "-o", str(out / src.stem), str(src)], check=True)
     return out
 
 

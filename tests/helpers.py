@@ -11,9 +11,7 @@ from pathlib import Path
 
 def vrift(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess[str]:
     """Run the vrift CLI as a user would."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "vrift_cli", *args], capture_output=True, text=True, **kw
-    )
+    proc = subprocess.run([sys.executable, "-m", "vrift_cli", *args], capture_output=True, text=True, **kw)
     if check and proc.returncode != 0:
         raise AssertionError(f"vrift {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc

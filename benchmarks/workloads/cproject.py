@@ -26,7 +26,7 @@ def generate(root: Path, files: int = 40) -> Path:
         (root / f"mod{i}.c").write_text(
             "#include <stdio.h>\n#include <string.h>\n#include <stdlib.h>\n"
             + "".join(f'#include "util{h}.h"\n' for h in range(5))
-            + f"int mod{i}(int x) {{ char b[32]; snprintf(b, sizeof b, \"%d\", x);"
+            + f'int mod{i}(int x) {{ char b[32]; snprintf(b, sizeof b, "%d", x);'
             f" return util{i % 5}((int)strlen(b)) + {i}; }}\n"
         )
     decls = "".join(f"int mod{i}(int);\n" for i in range(files))

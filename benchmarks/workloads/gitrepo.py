@@ -1,6 +1,6 @@
 """Generate a git repository with many files (a metadata-storm workload).
 
-    python benchmarks/workloads/gitrepo.py DIR [--files 20000]
+python benchmarks/workloads/gitrepo.py DIR [--files 20000]
 """
 
 from __future__ import annotations

@@ -73,7 +73,11 @@ def test_run_exit_status_and_signals(rundir: Path):
 
 def test_profile_run_prints_summary_and_keeps_status(cbin: Path, rundir: Path):
     r = vrift(
-        "profile", "run", "--", "sh", "-c",
+        "profile",
+        "run",
+        "--",
+        "sh",
+        "-c",
         f"{cbin / 'stat_loop'} /etc/hostname 42 /nonexistent 0; exit 3",
         check=False,
     )
@@ -110,8 +114,6 @@ def test_user_errors_are_one_line(rundir: Path, tmp_path: Path):
     assert "between 2 and" in one_line_error("profile", "start", "--slots", "1")
     os.chmod(tmp_path, 0o777)
     try:
-        assert "world-writable" in one_line_error(
-            "profile", "start", "--path", str(tmp_path / "x.vrift")
-        )
+        assert "world-writable" in one_line_error("profile", "start", "--path", str(tmp_path / "x.vrift"))
     finally:
         os.chmod(tmp_path, 0o700)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from vrift_profile import Snapshot, create_session, read_profile, reset, set_enabled
-from vrift_profile import _ffi
+from vrift_profile import Snapshot, _ffi, create_session, read_profile, reset, set_enabled
 
 
 def _put(path, slot: int, comm: bytes, op: int, calls: int, errors: int, lat: int, bucket: int):

@@ -55,8 +55,25 @@ def test_c_and_python_write_identical_layouts(shim_lib: Path, tmp_path: Path, ru
 def test_field_table_names_every_counter():
     names = [f.name for f in field_specs()]
     assert len(names) == len(set(names))
-    for op in ("stat", "fstat", "lstat", "statx", "access", "open", "close", "read", "write",
-               "mmap", "munmap", "opendir", "readdir", "closedir", "readlink", "realpath", "dlopen"):
+    for op in (
+        "stat",
+        "fstat",
+        "lstat",
+        "statx",
+        "access",
+        "open",
+        "close",
+        "read",
+        "write",
+        "mmap",
+        "munmap",
+        "opendir",
+        "readdir",
+        "closedir",
+        "readlink",
+        "realpath",
+        "dlopen",
+    ):
         for suffix in ("calls", "errors", "enoent", "eacces", "latency_ns", "histogram"):
             assert f"{op}.{suffix}" in names
     assert "bytes_read" in names and "bytes_written" in names

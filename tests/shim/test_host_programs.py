@@ -92,8 +92,15 @@ def test_make_gcc_build(shim_lib, tmp_path, rundir):
 def test_git_status(shim_lib, tmp_path, rundir):
     repo = tmp_path / "repo"
     repo.mkdir()
-    env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", HOME=str(tmp_path), GIT_AUTHOR_NAME="t",
-               GIT_AUTHOR_EMAIL="t@e", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@e")
+    env = dict(
+        os.environ,
+        GIT_CONFIG_NOSYSTEM="1",
+        HOME=str(tmp_path),
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@e",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@e",
+    )
     subprocess.run(["git", "init", "-q"], cwd=repo, env=env, check=True)
     for d in range(5):
         (repo / f"d{d}").mkdir()
@@ -114,8 +121,11 @@ def test_coreutils_and_shell(shim_lib, tmp_path, rundir):
     (tmp_path / "a").mkdir()
     for i in range(30):
         (tmp_path / "a" / f"f{i}").write_text("x" * i)
-    cmd = ["sh", "-c", "ls -la a | wc -l; find a -type f | sort | head -3; cat a/f5; "
-           "ls /nonexistent-vrift; exit 4"]
+    cmd = [
+        "sh",
+        "-c",
+        "ls -la a | wc -l; find a -type f | sort | head -3; cat a/f5; ls /nonexistent-vrift; exit 4",
+    ]
     plain, snap = run_both(cmd, shim_lib, tmp_path / "p.vrift", tmp_path)
     assert plain.returncode == 4
     assert snap.command("ls").ops["statx"].calls >= 30  # coreutils ls uses statx

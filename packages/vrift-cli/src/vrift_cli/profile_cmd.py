@@ -13,7 +13,6 @@ import orjson
 from vrift_profile import (
     ProfileFormatError,
     SessionError,
-    read_header,
     read_profile,
     reset,
     resolve_session,

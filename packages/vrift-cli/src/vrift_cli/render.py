@@ -136,12 +136,12 @@ def show_lines(snap: Snapshot) -> list[str]:
 
 
 def box(lines: list[str]) -> str:
-    width = max(_MIN_WIDTH, *(len(l) for l in lines)) + 2
+    width = max(_MIN_WIDTH, *(len(line) for line in lines)) + 2
     out = ["┌" + "─" * (width + 2) + "┐"]
-    for i, l in enumerate(lines):
-        if i == 1 and l == "":
-            l = "─" * (width - 2)
-        out.append("│  " + l.ljust(width - 2) + "  │")
+    for i, line in enumerate(lines):
+        if i == 1 and line == "":
+            line = "─" * (width - 2)
+        out.append("│  " + line.ljust(width - 2) + "  │")
     out.append("└" + "─" * (width + 2) + "┘")
     return "\n".join(out)
 

@@ -11,9 +11,7 @@ import vrift_shim
 from .paths import ENV_ENABLE, ENV_PATH
 
 
-def shim_environment(
-    session: Path | None, base: Mapping[str, str] | None = None
-) -> dict[str, str]:
+def shim_environment(session: Path | None, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a child that runs under the shim, counting into
     `session` when given. The shim is put first in LD_PRELOAD (once)."""
     env = dict(os.environ if base is None else base)

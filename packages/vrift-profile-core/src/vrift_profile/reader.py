@@ -284,9 +284,7 @@ def _snapshot(p: Path, header: Header, slots: bytes) -> Snapshot:
         cs.append(counters)
         groups[name] = (n + nproc, o, cs)
 
-    commands = [
-        CommandStats(name, n, _sum_ops(o), _sum_counters(cs)) for name, (n, o, cs) in groups.items()
-    ]
+    commands = [CommandStats(name, n, _sum_ops(o), _sum_counters(cs)) for name, (n, o, cs) in groups.items()]
     commands.sort(key=lambda cmd: (-cmd.est_total_ns, cmd.command))
     info = SessionInfo(
         path=str(p),

@@ -196,6 +196,19 @@ class SessionInfo:
 
 JSON_FORMAT_VERSION = 1
 
+# Scalar counters by JSON section. Only counters the file has are exported:
+# a counter with no event behind it is absent, never a fake zero.
+CACHE_COUNTERS = ("manifest_hits", "manifest_misses", "bloom_rejects", "cas_hits", "cas_misses")
+IO_COUNTERS = ("bytes_read", "bytes_written")
+VFS_COUNTERS = (
+    "vfs_handled",
+    "vfs_passthrough",
+    "time_saved_ns",
+    "cow_copies",
+    "dedup_savings",
+    "original_size",
+)
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -235,14 +248,18 @@ class Snapshot:
         """The JSON shape other tools read (extend, never rename)."""
         ops = self.ops
         ctr = self.counters
+
+        def present(names: tuple[str, ...]) -> dict[str, int]:
+            return {k: ctr[k] for k in names if k in ctr}
+
         return {
             "format_version": JSON_FORMAT_VERSION,
             "session": self.session.to_dict(),
             "syscalls": {k: v.to_dict() for k, v in ops.items()},
             # Filled by the VFS layer's counters when a session has them.
-            "cache": {k: ctr[k] for k in ("manifest_hits", "manifest_misses", "bloom_rejects", "cas_hits", "cas_misses") if k in ctr},
-            "io": {k: ctr[k] for k in ("bytes_read", "bytes_written") if k in ctr},
-            "vfs": {k: ctr[k] for k in ("vfs_handled", "vfs_passthrough", "time_saved_ns", "cow_copies", "dedup_savings", "original_size") if k in ctr},
+            "cache": present(CACHE_COUNTERS),
+            "io": present(IO_COUNTERS),
+            "vfs": present(VFS_COUNTERS),
             "errors": {
                 "enoent": sum(s.enoent for s in ops.values()),
                 "eacces": sum(s.eacces for s in ops.values()),

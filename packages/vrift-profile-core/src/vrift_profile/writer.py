@@ -68,9 +68,7 @@ def write_layout(buf: memoryview | bytearray | mmap.mmap, slot_count: int, creat
     overflow.state = c("VRIFT_SLOT_OVERFLOW")
 
 
-def create_session(
-    path: str | os.PathLike[str], slot_count: int | None = None, enabled: bool = True
-) -> Path:
+def create_session(path: str | os.PathLike[str], slot_count: int | None = None, enabled: bool = True) -> Path:
     """Create a new session file at `path` (which must not exist)."""
     p = Path(path)
     if slot_count is None:

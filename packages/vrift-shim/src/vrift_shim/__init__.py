@@ -18,8 +18,7 @@ def library_path() -> Path:
     lib = _HERE / "libvrift_shim.so"
     if not lib.is_file():
         raise ShimNotBuiltError(
-            f"{lib} is missing: reinstall vrift-shim "
-            "(or build it: python packages/vrift-shim/build_shim.py)"
+            f"{lib} is missing: reinstall vrift-shim (or build it: python packages/vrift-shim/build_shim.py)"
         )
     return lib
 
