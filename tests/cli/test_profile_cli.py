@@ -117,3 +117,60 @@ def test_user_errors_are_one_line(rundir: Path, tmp_path: Path):
         assert "world-writable" in one_line_error("profile", "start", "--path", str(tmp_path / "x.vrift"))
     finally:
         os.chmod(tmp_path, 0o700)
+
+
+def test_stop_and_start_reach_running_processes(cbin: Path, rundir: Path, tmp_path: Path):
+    import subprocess
+    import time
+
+    from helpers import profiled_env
+    from vrift_profile import create_session, read_profile, set_enabled
+    from vrift_shim import library_path
+
+    session = create_session(tmp_path / "live.vrift")
+    proc = subprocess.Popen(
+        [cbin / "stat_forever", "/etc/hostname"], env=profiled_env(library_path(), session)
+    )
+    try:
+
+        def calls() -> int:
+            return read_profile(session).ops["stat"].calls
+
+        deadline = time.monotonic() + 10
+        while calls() < 20 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert calls() >= 20
+        set_enabled(session, False)
+        time.sleep(0.05)
+        c1 = calls()
+        time.sleep(0.3)
+        assert calls() - c1 <= 1  # at most a call already in flight when we stopped
+        set_enabled(session, True)
+        deadline = time.monotonic() + 10
+        while calls() < c1 + 20 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert calls() >= c1 + 20
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_vrift_profile_1_uses_the_current_session(cbin: Path, rundir: Path):
+    """`VRIFT_PROFILE=1 cmd` with the shim preloaded counts into the session
+    `vrift profile start` made current, with no path given."""
+    import subprocess
+
+    from vrift_shim import library_path
+
+    vrift("profile", "start")
+    env = dict(os.environ, VRIFT_PROFILE="1", LD_PRELOAD=str(library_path()))
+    subprocess.run(
+        [cbin / "stat_loop", "/etc/hostname", "77", "/x", "0"], env=env, check=True, capture_output=True
+    )
+    assert _calls()["syscalls"]["stat"]["calls"] == 77
+    # VRIFT_PROFILE=0 switches it off even with a session around
+    env["VRIFT_PROFILE"] = "0"
+    subprocess.run(
+        [cbin / "stat_loop", "/etc/hostname", "5", "/x", "0"], env=env, check=True, capture_output=True
+    )
+    assert _calls()["syscalls"]["stat"]["calls"] == 77
