@@ -30,7 +30,10 @@ from workloads import cproject, gitrepo  # noqa: E402
 
 # syscall class -> (strace syscall names, vrift operations)
 CLASSES = {
-    "stat": ({"newfstatat", "fstat", "stat", "lstat", "statx"}, ("stat", "fstat", "lstat", "statx")),
+    "stat": (
+        {"newfstatat", "fstat", "stat", "lstat", "statx"},
+        ("stat", "fstat", "lstat", "statx", "opendir_fstat"),
+    ),
     "open": ({"openat", "open", "creat", "openat2"}, ("open", "opendir")),
     "close": ({"close"}, ("close", "closedir")),
     "read": ({"read", "pread64", "readv", "preadv", "preadv2"}, ("read",)),

@@ -15,14 +15,14 @@ from vrift_profile import ProfileError
 from . import profile_cmd, run_cmd
 
 
-class _Parser(argparse.ArgumentParser):
+class SubParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not a usage dump
         self.exit(2, f"vrift: {message} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="vrift", description="File-system profiler and content-addressed VFS for builds.")
-    sub = p.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    p = SubParser(prog="vrift", description="File-system profiler and content-addressed VFS for builds.")
+    sub = p.add_subparsers(dest="verb", required=True, parser_class=SubParser)
     run_cmd.add_parser(sub)
     profile_cmd.add_parser(sub)
     return p
@@ -30,8 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
     try:
+        if getattr(args, "accepts_extra", False):
+            return int(args.func(args, rest) or 0)
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
         return int(args.func(args) or 0)
     except ProfileError as e:
         print(f"vrift: {e}", file=sys.stderr)

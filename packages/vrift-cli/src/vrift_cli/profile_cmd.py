@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import orjson
 from vrift_profile import (
+    ProfileError,
     ProfileFormatError,
     SessionError,
     read_profile,
@@ -54,8 +54,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     verb("reset", reset_cmd, "zero all counters of the session")
     verb("show", show, "print the session's statistics")
     v = verb("export", export, "write the session's statistics in a machine format")
-    v.add_argument("--format", default="json", help="output format (json)")
-    v.add_argument("--output", "-o", help="write to FILE instead of stdout")
+    v.add_argument("--format", default="json", help="output format (see --list-formats; default json)")
+    v.add_argument("--output", "-o", help="write to FILE (atomically) instead of stdout")
+    v.add_argument("--list-formats", action="store_true", help="list installed formats and exit")
+    v.set_defaults(accepts_extra=True)  # the chosen exporter parses its own options
+    v = verb("serve", serve, "serve the session as Prometheus /metrics (live)")
+    v.add_argument("--port", type=int, default=9464, help="TCP port (default 9464)")
+    v.add_argument("--addr", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    v = verbs.add_parser("diff", help="compare two profiles (session files or JSON exports)")
+    v.add_argument("a", help="baseline profile")
+    v.add_argument("b", help="new profile")
+    v.add_argument("--format", choices=("text", "json"), default="text")
+    v.add_argument(
+        "--fail-if",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="exit 1 if RULE holds, e.g. 'time>5%%', 'stat.calls>1000', 'open.p99>20%%'",
+    )
+    v.set_defaults(func=diff_cmd)
     v = verb("run", profile_run, "run a command in a fresh session and print a summary")
     v.add_argument("--slots", type=_slots, default=None, help="process-image slots to reserve")
     v.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
@@ -113,23 +130,84 @@ def show(args: argparse.Namespace) -> int:
     return 0
 
 
-def export(args: argparse.Namespace) -> int:
-    if args.format != "json":
-        raise SessionError(f"unknown export format {args.format!r} (available: json)")
-    snap = read_profile(resolve_session(args.path))
-    data = orjson.dumps(snap.to_dict(), option=orjson.OPT_INDENT_2) + b"\n"
-    if args.output:
-        out = Path(args.output)
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, out)
-        except OSError as e:
-            tmp.unlink(missing_ok=True)
-            raise SessionError(f"cannot write {out}: {e.strerror}") from None
-    else:
-        sys.stdout.buffer.write(data)
+def export(args: argparse.Namespace, rest: list[str]) -> int:
+    from vrift_profile import ExporterRegistry, load
+
+    from .main import SubParser
+
+    registry = ExporterRegistry()
+    if args.list_formats:
+        formats = registry.formats()
+        width = max((len(f.name) for f in formats), default=4)
+        for f in formats:
+            what = f"BROKEN: {f.broken}" if f.broken else f.description
+            print(f"{f.name:<{width}}  {what}  [{f.package}]")
+        return 0
+    exporter = registry.get(args.format)
+    parser = SubParser(prog=f"vrift profile export --format {exporter.name}", add_help=True)
+    exporter.add_arguments(parser)
+    options = parser.parse_args(rest)
+    options.output = args.output
+    snap = load(args.path) if args.path else read_profile(resolve_session(None))
+    try:
+        exporter.export(snap, options)
+    except ProfileError:
+        raise
+    except Exception as e:  # a third-party exporter's bug: one line, not a traceback
+        raise ProfileError(f"exporter '{exporter.name}' failed: {type(e).__name__}: {e}") from None
     return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    import time
+
+    try:
+        from vrift_export_prometheus import serve as serve_metrics
+    except ImportError:
+        raise SessionError("serve needs the vrift-export-prometheus package") from None
+    path = resolve_session(args.path)
+    try:
+        server = serve_metrics(str(path), args.port, args.addr)
+    except OSError as e:
+        raise SessionError(f"cannot listen on {args.addr}:{args.port}: {e.strerror}") from None
+    host, port = server.server_address[:2]
+    print(f"vrift: serving {path} at http://{host}:{port}/metrics (Ctrl-C to stop)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.shutdown()
+    return 0
+
+
+def diff_cmd(args: argparse.Namespace) -> int:
+    from vrift_profile import load
+    from vrift_profile.diff import Threshold, diff
+
+    from .diff_render import render_diff
+
+    rules = [Threshold.parse(r) for r in args.fail_if]
+    d = diff(load(args.a), load(args.b))
+    if args.format == "json":
+        import orjson
+
+        payload = d.to_dict()
+        payload["a"], payload["b"] = args.a, args.b
+        sys.stdout.buffer.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        print(render_diff(d, args.a, args.b))
+    failed = 0
+    for rule in rules:
+        bad, change = rule.violated(d)
+        if bad:
+            failed += 1
+            pct = change.percent
+            how = f"{pct:+.1f}%" if pct is not None and pct != float("inf") else "new"
+            print(
+                f"vrift: regression: {rule.text} ({change.a:,.0f} -> {change.b:,.0f}, {how})",
+                file=sys.stderr,
+            )
+    return 1 if failed else 0
 
 
 def profile_run(args: argparse.Namespace) -> int:

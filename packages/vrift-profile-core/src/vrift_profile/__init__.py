@@ -9,12 +9,22 @@ see docs/format.md.
 """
 
 from .errors import ProfileError, ProfileFormatError, SessionError
+from .exporting import Exporter, ExporterRegistry, ExportError, write_output
+from .hookspecs import hookimpl
+from .loading import load, load_json
 from .paths import current_session, resolve_session, run_dir, set_current
 from .reader import read_header, read_profile
 from .snapshot import CommandStats, OpStats, SessionInfo, Snapshot
 from .writer import create_session, reset, set_enabled
 
 __all__ = [
+    "ExportError",
+    "Exporter",
+    "ExporterRegistry",
+    "hookimpl",
+    "load",
+    "load_json",
+    "write_output",
     "CommandStats",
     "OpStats",
     "ProfileError",

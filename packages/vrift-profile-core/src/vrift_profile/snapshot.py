@@ -13,6 +13,11 @@ from typing import Any
 HIST_BUCKETS = 32  # matches VRIFT_HIST_BUCKETS; the reader checks the file agrees
 
 
+def bucket_upper_ns(i: int, buckets: int = HIST_BUCKETS) -> float:
+    """Largest latency (ns) bucket i holds: 2^(i+1) - 1; the last bucket is unbounded."""
+    return float("inf") if i >= buckets - 1 else float(2 ** (i + 1) - 1)
+
+
 @dataclass(frozen=True)
 class OpStats:
     """One operation class (stat, open, readdir, ...)."""
@@ -35,6 +40,29 @@ class OpStats:
     def mean_ns(self) -> float:
         t = self.timed_calls
         return self.latency_ns / t if t else 0.0
+
+    def percentile_ns(self, q: float) -> float | None:
+        """Upper bound of the log2 bucket holding the q-quantile timed call
+        (q in [0, 1]); the true value lies in that bucket, at most a factor
+        of 2 below. None when nothing was timed; inf in the last bucket."""
+        total = self.timed_calls
+        if total == 0:
+            return None
+        rank = max(1, -(-q * total // 1))  # ceil(q * total), at least the first call
+        seen = 0
+        for i, n in enumerate(self.histogram):
+            seen += n
+            if seen >= rank:
+                return bucket_upper_ns(i, len(self.histogram))
+        return bucket_upper_ns(len(self.histogram) - 1, len(self.histogram))
+
+    @property
+    def max_ns(self) -> float | None:
+        """Upper bound of the highest non-empty bucket."""
+        for i in range(len(self.histogram) - 1, -1, -1):
+            if self.histogram[i]:
+                return bucket_upper_ns(i, len(self.histogram))
+        return None
 
     @property
     def est_total_ns(self) -> float:
