@@ -36,3 +36,25 @@ def rundir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("VRIFT_PROFILE", "VRIFT_PROFILE_PATH", "LD_PRELOAD"):
         monkeypatch.delenv(var, raising=False)
     return xdg / "vrift"
+
+
+@pytest.fixture
+def sample_session(cbin: Path, shim_lib: Path, tmp_path: Path, rundir) -> Path:
+    """A real, stopped session: two commands, successes, ENOENT failures, readdir."""
+    import os
+
+    from helpers import profiled_env
+    from vrift_profile import set_enabled
+
+    session = tmp_path / "sample.vrift"
+    env = profiled_env(shim_lib, session)
+    subprocess.run(
+        [cbin / "stat_loop", "/etc/hostname", "300", "/nonexistent-vrift", "40"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(["ls", "-la", "/etc"], env=env, check=True, capture_output=True)
+    set_enabled(session, False)
+    assert os.path.getsize(session) > 0
+    return session

@@ -54,7 +54,9 @@ def render_diff(d: ProfileDiff, a: str, b: str) -> str:
         rows = [["op", "calls", "time", "p50", "p99"]]
         for e in d.ops[:_ROWS]:
             c = e.changes
-            rows.append([e.name, _count(c["calls"]), _time(c["time_ns"]), _time(c["p50_ns"]), _time(c["p99_ns"])])
+            rows.append(
+                [e.name, _count(c["calls"]), _time(c["time_ns"]), _time(c["p50_ns"]), _time(c["p99_ns"])]
+            )
         out += _table(rows)
         out.append("  (percentiles are log2-bucket upper bounds: exact to a factor of 2)")
     if d.commands:

@@ -27,9 +27,7 @@ class OtelExporter(Exporter):
         )
         parser.add_argument("--timeout", type=float, default=5.0, help="seconds (default 5)")
         parser.add_argument("--console", action="store_true", help="print the OTLP JSON to stdout")
-        parser.add_argument(
-            "--service-name", default="vrift", help="resource service.name (default vrift)"
-        )
+        parser.add_argument("--service-name", default="vrift", help="resource service.name (default vrift)")
 
     def export(self, snapshot: Snapshot, options: argparse.Namespace) -> None:
         from .metrics import metrics_data, to_otlp_json

@@ -73,9 +73,7 @@ class ProfileDiff:
         return {
             "totals": {k: v.to_dict() for k, v in self.totals.items()},
             "syscalls": {e.name: {k: v.to_dict() for k, v in e.changes.items()} for e in self.ops},
-            "processes": {
-                e.name: {k: v.to_dict() for k, v in e.changes.items()} for e in self.commands
-            },
+            "processes": {e.name: {k: v.to_dict() for k, v in e.changes.items()} for e in self.commands},
             "counters": {k: v.to_dict() for k, v in self.counters.items()},
         }
 
