@@ -25,6 +25,7 @@ CFLAGS = [
     "-fPIC",
     "-fvisibility=hidden",
     "-fno-plt",
+    "-fno-strict-aliasing",
     "-U_FORTIFY_SOURCE",
     "-Wall",
     "-Wextra",

@@ -57,26 +57,28 @@ int eaccess(const char *, int);
 /* Call `real(args)` counted as `op`; `failed` is an expression of r. */
 #define COUNTED(op, type, failed, call)                                        \
     do {                                                                       \
-        if (VR_LIKELY(!vr_on()))                                               \
+        uint64_t ctl_ = vr_control();                                          \
+        if (VR_LIKELY(!VR_MODE(ctl_)))                                         \
             return call;                                                       \
-        uint64_t t0_ = vr_clock();                                             \
+        uint64_t t0_ = vr_start(ctl_);                                         \
         type r = call;                                                         \
         int e_ = errno;                                                        \
-        vr_record(op, t0_, (failed), e_);                                      \
+        vr_record(op, ctl_, t0_, (failed), e_);                                \
         return r;                                                              \
     } while (0)
 
 /* Same, plus bytes moved into a misc counter. */
 #define COUNTED_IO(op, misc, call)                                             \
     do {                                                                       \
-        if (VR_LIKELY(!vr_on()))                                               \
+        uint64_t ctl_ = vr_control();                                          \
+        if (VR_LIKELY(!VR_MODE(ctl_)))                                         \
             return call;                                                       \
-        uint64_t t0_ = vr_clock();                                             \
+        uint64_t t0_ = vr_start(ctl_);                                         \
         ssize_t r = call;                                                      \
         int e_ = errno;                                                        \
-        vr_record(op, t0_, r < 0, e_);                                         \
+        vr_record(op, ctl_, t0_, r < 0, e_);                                   \
         if (r > 0)                                                             \
-            vr_add_misc(misc, (uint64_t)r);                                    \
+            vr_add_misc(ctl_, misc, (uint64_t)r);                              \
         return r;                                                              \
     } while (0)
 
@@ -287,19 +289,20 @@ static VR_TLS uint32_t vr_readdir_tick;
         __typeof__(&name) real = REAL(name);                                   \
         if (VR_UNLIKELY(!real))                                                \
             MISSING(NULL);                                                     \
-        if (VR_LIKELY(!vr_on()))                                               \
+        uint64_t ctl = vr_control();                                           \
+        if (VR_LIKELY(!VR_MODE(ctl)))                                          \
             return real(d);                                                    \
         int e0 = errno;                                                        \
         errno = 0;                                                             \
-        int timed = (vr_readdir_tick++ & 15u) == 0;                            \
+        int timed = VR_MODE(ctl) == VRIFT_MODE_FULL && (vr_readdir_tick++ & 15u) == 0; \
         uint64_t t0 = timed ? vr_clock() : 0;                                  \
         dtype *r = real(d);                                                    \
         int e = errno;                                                         \
         int failed = r == NULL && e != 0;                                      \
         if (timed)                                                             \
-            vr_record(VRIFT_OP_READDIR, t0, failed, e);                        \
+            vr_record(VRIFT_OP_READDIR, ctl, t0, failed, e);                   \
         else                                                                   \
-            vr_record_untimed(VRIFT_OP_READDIR, failed, e);                    \
+            vr_record_untimed(VRIFT_OP_READDIR, ctl, failed, e);               \
         if (e == 0)                                                            \
             errno = e0;                                                        \
         return r;                                                              \
@@ -336,7 +339,8 @@ VR_EXPORT void *dlopen(const char *file, int mode)
     __typeof__(&dlopen) real = REAL(dlopen);
     if (VR_UNLIKELY(!real))
         MISSING(NULL);
-    if (vr_on())
-        vr_record_untimed(VRIFT_OP_DLOPEN, 0, 0);
+    uint64_t ctl = vr_control();
+    if (VR_MODE(ctl))
+        vr_record_untimed(VRIFT_OP_DLOPEN, ctl, 0, 0);
     return real(file, mode);
 }

@@ -190,12 +190,13 @@ static char *counted_realpath(const char *name, char *resolved)
 
 VR_EXPORT char *realpath(const char *name, char *resolved)
 {
-    if (VR_LIKELY(!vr_on()))
+    uint64_t ctl = vr_control();
+    if (VR_LIKELY(!VR_MODE(ctl)))
         return real_realpath(name, resolved);
-    uint64_t t0 = vr_clock();
+    uint64_t t0 = vr_start(ctl);
     char *r = counted_realpath(name, resolved);
     int e = errno;
-    vr_record(VRIFT_OP_REALPATH, t0, r == NULL, e);
+    vr_record(VRIFT_OP_REALPATH, ctl, t0, r == NULL, e);
     return r;
 }
 

@@ -21,10 +21,12 @@
 
 #include "shim.h"
 
-static const uint32_t vr_zero_word = 0;
-const uint32_t *vr_enabled_word = &vr_zero_word;
+static const uint64_t vr_zero_word = 0;
+const uint64_t *vr_control_word = &vr_zero_word;
 struct vrift_header *vr_hdr;
 struct vrift_counters *vr_counters;
+uint32_t vr_counters_gen;
+int vr_counters_shared;
 int vr_use_tsc;
 uint64_t vr_tsc_mult;
 uint32_t vr_tsc_shift;
@@ -230,46 +232,66 @@ static struct vrift_header *attach(const char *path, int may_create)
 
 /* ---- slots ---- */
 
-static struct vrift_counters *slot_counters(uint64_t idx)
+static struct vrift_slot *slot_at(uint64_t idx)
 {
-    struct vrift_slot *s =
-        (struct vrift_slot *)((char *)vr_hdr + vr_hdr->slots_offset + idx * vr_hdr->slot_size);
+    return (struct vrift_slot *)((char *)vr_hdr + vr_hdr->slots_offset + idx * vr_hdr->slot_size);
+}
+
+/* Take the next free slot (or the overflow slot when none is left). */
+static struct vrift_counters *take_slot(struct vrift_header *h, uint32_t gen)
+{
+    uint64_t idx = __atomic_fetch_add(&h->slots_next, 1, __ATOMIC_RELAXED);
+    if (idx == 0 || idx >= h->slot_count) {
+        __atomic_fetch_add(&h->slots_overflowed, 1, __ATOMIC_RELAXED);
+        vr_counters_shared = 1;
+        return &slot_at(0)->counters;
+    }
+    struct vrift_slot *s = slot_at(idx);
+    s->head.pid = (uint32_t)syscall(SYS_getpid);
+    s->head.ppid = (uint32_t)syscall(SYS_getppid);
+    s->head.reset_generation = gen;
+    s->head.start_realtime_ns = realtime_ns();
+    strncpy(s->head.comm, program_invocation_short_name, VRIFT_COMM_LEN - 1);
+    __atomic_store_n(&s->head.state, VRIFT_SLOT_LIVE, __ATOMIC_RELEASE);
+    vr_counters_shared = 0;
     return &s->counters;
 }
 
-/* First counted call of this process image: take the next slot. Another
- * thread of the image racing us (or a signal handler interrupting us)
- * counts into the shared overflow slot meanwhile, so nothing is lost. */
-struct vrift_counters *vr_claim_slot(void)
+/* A reset moved the generation on: zero our own slot, then mark it as
+ * holding the new generation (readers ignore a slot of an older one, so
+ * no reader ever sees half-zeroed counters as current). The overflow
+ * slot is zeroed by the resetter itself. */
+static void renew_slot(struct vrift_counters *c, uint32_t gen)
+{
+    if (!vr_counters_shared) {
+        struct vrift_slot *s = (struct vrift_slot *)((char *)c - offsetof(struct vrift_slot, counters));
+        volatile uint64_t *w = (volatile uint64_t *)c;
+        for (size_t i = 0; i < sizeof *c / sizeof(uint64_t); i++)
+            w[i] = 0;
+        __atomic_store_n(&s->head.reset_generation, gen, __ATOMIC_RELEASE);
+    }
+}
+
+/* First counted call of this process image (take a slot), or first one
+ * after a reset (renew it). Another thread of the image racing us, or a
+ * signal handler interrupting us, counts into the shared overflow slot
+ * meanwhile, so nothing is lost. */
+struct vrift_counters *vr_claim_slot(uint32_t gen)
 {
     struct vrift_header *h = vr_hdr;
     if (!h)
         return NULL;
     if (__atomic_exchange_n(&vr_claiming, 1, __ATOMIC_ACQUIRE) != 0) {
         struct vrift_counters *c = __atomic_load_n(&vr_counters, __ATOMIC_ACQUIRE);
-        return c ? c : slot_counters(0);
-    }
-    struct vrift_counters *c = __atomic_load_n(&vr_counters, __ATOMIC_ACQUIRE);
-    if (c) {
-        __atomic_store_n(&vr_claiming, 0, __ATOMIC_RELEASE);
-        return c;
+        return c ? c : &slot_at(0)->counters;
     }
     int saved = errno;
-    uint64_t idx = __atomic_fetch_add(&h->slots_next, 1, __ATOMIC_RELAXED);
-    if (idx == 0 || idx >= h->slot_count) {
-        __atomic_fetch_add(&h->slots_overflowed, 1, __ATOMIC_RELAXED);
-        c = slot_counters(0);
-    } else {
-        struct vrift_slot *s =
-            (struct vrift_slot *)((char *)h + h->slots_offset + idx * h->slot_size);
-        s->head.pid = (uint32_t)syscall(SYS_getpid);
-        s->head.ppid = (uint32_t)syscall(SYS_getppid);
-        s->head.reset_generation = __atomic_load_n(&h->reset_generation, __ATOMIC_RELAXED);
-        s->head.start_realtime_ns = realtime_ns();
-        strncpy(s->head.comm, program_invocation_short_name, VRIFT_COMM_LEN - 1);
-        __atomic_store_n(&s->head.state, VRIFT_SLOT_LIVE, __ATOMIC_RELEASE);
-        c = &s->counters;
-    }
+    struct vrift_counters *c = __atomic_load_n(&vr_counters, __ATOMIC_ACQUIRE);
+    if (c == NULL)
+        c = take_slot(h, gen);
+    else if (vr_counters_gen != gen)
+        renew_slot(c, gen);
+    vr_counters_gen = gen;
     __atomic_store_n(&vr_counters, c, __ATOMIC_RELEASE);
     __atomic_store_n(&vr_claiming, 0, __ATOMIC_RELEASE);
     errno = saved;
@@ -283,6 +305,7 @@ struct vrift_counters *vr_claim_slot(void)
 static void forget_slot_in_child(void)
 {
     vr_counters = NULL;
+    vr_counters_shared = 0;
     vr_claiming = 0;
 }
 
@@ -324,7 +347,7 @@ __attribute__((constructor, cold, noinline)) static void vr_init(void)
     vr_tsc_shift = h->clock_shift;
     vr_hdr = h;
     pthread_atfork(NULL, NULL, forget_slot_in_child);
-    __atomic_store_n(&vr_enabled_word, (const uint32_t *)&h->enabled, __ATOMIC_RELEASE);
+    __atomic_store_n(&vr_control_word, (const uint64_t *)(void *)&h->enabled, __ATOMIC_RELEASE);
 out:
     errno = saved;
 }

@@ -4,8 +4,8 @@
  *
  * Hot-path rules (docs/shim.md): with profiling off a wrapper costs one
  * load and one predictable branch; with it on, two clock reads and a few
- * relaxed atomic adds into this process's own slot. No locks, no malloc,
- * no syscalls, errno untouched.
+ * adds into this process's own slot (locked only when another thread or
+ * process may write it). No locks, no malloc, no syscalls, errno untouched.
  */
 #ifndef VRIFT_SHIM_H
 #define VRIFT_SHIM_H
@@ -32,18 +32,29 @@ _Static_assert(sizeof(struct vrift_header) % 8 == 0, "header keeps u64 alignment
 
 /* ---- session state (session.c) ---- */
 
-/* Points at a zero word until a session is attached, then at
- * header->enabled: the one load every wrapper does first. */
-VR_HIDDEN extern const uint32_t *vr_enabled_word;
+_Static_assert(offsetof(struct vrift_header, reset_generation) ==
+                   offsetof(struct vrift_header, enabled) + 4 &&
+               offsetof(struct vrift_header, enabled) % 8 == 0,
+               "enabled and reset_generation form one aligned control word");
+
+/* The control word: header->enabled (low half: 0 off, else the mode) and
+ * header->reset_generation (high half), read with one load per call.
+ * Points at a static zero until a session is attached. */
+VR_HIDDEN extern const uint64_t *vr_control_word;
 VR_HIDDEN extern struct vrift_header *vr_hdr;
-/* This process image's counters; NULL until its first counted call
+/* This process image's counters: NULL until its first counted call
  * claims a slot (and again in a fork child). */
 VR_HIDDEN extern struct vrift_counters *vr_counters;
+/* The reset generation vr_counters hold counts of. */
+VR_HIDDEN extern uint32_t vr_counters_gen;
+/* 1 when vr_counters is the overflow slot other processes share. */
+VR_HIDDEN extern int vr_counters_shared;
 VR_HIDDEN extern int vr_use_tsc;
 VR_HIDDEN extern uint64_t vr_tsc_mult;
 VR_HIDDEN extern uint32_t vr_tsc_shift;
 
-VR_HIDDEN struct vrift_counters *vr_claim_slot(void);
+/* Claim this image's slot, or start a new reset generation in it. */
+VR_HIDDEN struct vrift_counters *vr_claim_slot(uint32_t gen);
 VR_HIDDEN uint64_t vr_monotonic_ns(void);
 
 /* ---- lazy symbol resolution (resolve.c) ---- */
@@ -64,9 +75,12 @@ static inline void *vr_resolve(void **slot, const char *name)
 
 /* ---- clock and counting (inline, hot path) ---- */
 
-static inline uint32_t vr_on(void)
+#define VR_MODE(ctl) ((uint32_t)(ctl))
+#define VR_GEN(ctl) ((uint32_t)((ctl) >> 32))
+
+static inline uint64_t vr_control(void)
 {
-    return __atomic_load_n(vr_enabled_word, __ATOMIC_RELAXED);
+    return __atomic_load_n(vr_control_word, __ATOMIC_RELAXED);
 }
 
 static inline uint64_t vr_clock(void)
@@ -78,11 +92,17 @@ static inline uint64_t vr_clock(void)
     return vr_monotonic_ns();
 }
 
+/* Start time of a call: read the clock only in full mode. */
+static inline uint64_t vr_start(uint64_t ctl)
+{
+    return VR_MODE(ctl) == VRIFT_MODE_FULL ? vr_clock() : 0;
+}
+
 static inline uint64_t vr_elapsed_ns(uint64_t t0, uint64_t t1)
 {
-    uint64_t d = t1 - t0;
     if (t1 < t0)
         return 0;
+    uint64_t d = t1 - t0;
     if (vr_use_tsc)
         return (uint64_t)(((unsigned __int128)d * vr_tsc_mult) >> vr_tsc_shift);
     return d;
@@ -94,62 +114,85 @@ static inline unsigned vr_bucket(uint64_t ns)
     return b < VRIFT_HIST_BUCKETS ? b : VRIFT_HIST_BUCKETS - 1;
 }
 
-static inline void vr_add(uint64_t *p, uint64_t v)
+/* Other writers may touch our counters: other threads of this process,
+ * or other processes (the overflow slot). Then adds must be locked;
+ * otherwise one unlocked add instruction is enough (a signal handler
+ * runs between instructions, never inside one) and ~3x cheaper. */
+extern char __libc_single_threaded;
+
+static inline int vr_shared(void)
 {
+    return vr_counters_shared | !__libc_single_threaded;
+}
+
+static inline void vr_inc(uint64_t *p, uint64_t v, int shared)
+{
+#if defined(__x86_64__)
+    if (!shared) {
+        __asm__ volatile("addq %1, %0" : "+m"(*p) : "er"(v));
+        return;
+    }
+#else
+    (void)shared;
+#endif
     __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
 }
 
-static inline struct vrift_counters *vr_slot(void)
+static inline struct vrift_counters *vr_slot(uint32_t gen)
 {
     struct vrift_counters *c = __atomic_load_n(&vr_counters, __ATOMIC_RELAXED);
-    if (VR_UNLIKELY(c == NULL))
-        c = vr_claim_slot();
+    if (VR_UNLIKELY(c == NULL || vr_counters_gen != gen))
+        c = vr_claim_slot(gen);
     return c;
 }
 
-/* Count one finished call. `err` is the errno the call left (only read
- * when `failed`). Never touches errno. */
-static inline void vr_record(enum vrift_op op, uint64_t t0, int failed, int err)
+static inline void vr_count_errors(struct vrift_op_stats *s, int err, int shared)
 {
-    uint64_t ns = vr_elapsed_ns(t0, vr_clock());
-    struct vrift_counters *c = vr_slot();
+    vr_inc(&s->errors, 1, shared);
+    if (err == ENOENT)
+        vr_inc(&s->enoent, 1, shared);
+    else if (err == EACCES)
+        vr_inc(&s->eacces, 1, shared);
+}
+
+/* Count one finished call started at t0 (vr_start). `err` is the errno
+ * the call left, read only when `failed`. Never touches errno. */
+static inline void vr_record(enum vrift_op op, uint64_t ctl, uint64_t t0, int failed, int err)
+{
+    uint64_t t1 = VR_MODE(ctl) == VRIFT_MODE_FULL ? vr_clock() : 0;
+    struct vrift_counters *c = vr_slot(VR_GEN(ctl));
     if (VR_UNLIKELY(c == NULL))
         return;
+    int shared = vr_shared();
     struct vrift_op_stats *s = &c->op[op];
-    vr_add(&s->calls, 1);
-    vr_add(&s->latency_ns, ns);
-    vr_add(&s->hist[vr_bucket(ns)], 1);
-    if (VR_UNLIKELY(failed)) {
-        vr_add(&s->errors, 1);
-        if (err == ENOENT)
-            vr_add(&s->enoent, 1);
-        else if (err == EACCES)
-            vr_add(&s->eacces, 1);
+    vr_inc(&s->calls, 1, shared);
+    if (VR_MODE(ctl) == VRIFT_MODE_FULL) {
+        uint64_t ns = vr_elapsed_ns(t0, t1);
+        vr_inc(&s->latency_ns, ns, shared);
+        vr_inc(&s->hist[vr_bucket(ns)], 1, shared);
     }
+    if (VR_UNLIKELY(failed))
+        vr_count_errors(s, err, shared);
 }
 
 /* Count a call without timing it (sampled readdir, tail-called dlopen). */
-static inline void vr_record_untimed(enum vrift_op op, int failed, int err)
+static inline void vr_record_untimed(enum vrift_op op, uint64_t ctl, int failed, int err)
 {
-    struct vrift_counters *c = vr_slot();
+    struct vrift_counters *c = vr_slot(VR_GEN(ctl));
     if (VR_UNLIKELY(c == NULL))
         return;
+    int shared = vr_shared();
     struct vrift_op_stats *s = &c->op[op];
-    vr_add(&s->calls, 1);
-    if (VR_UNLIKELY(failed)) {
-        vr_add(&s->errors, 1);
-        if (err == ENOENT)
-            vr_add(&s->enoent, 1);
-        else if (err == EACCES)
-            vr_add(&s->eacces, 1);
-    }
+    vr_inc(&s->calls, 1, shared);
+    if (VR_UNLIKELY(failed))
+        vr_count_errors(s, err, shared);
 }
 
-static inline void vr_add_misc(enum vrift_misc m, uint64_t v)
+static inline void vr_add_misc(uint64_t ctl, enum vrift_misc m, uint64_t v)
 {
-    struct vrift_counters *c = vr_slot();
+    struct vrift_counters *c = vr_slot(VR_GEN(ctl));
     if (VR_LIKELY(c != NULL))
-        vr_add(&c->misc[m], v);
+        vr_inc(&c->misc[m], v, vr_shared());
 }
 
 /* ---- session file creation/validation shared with the exported API ---- */

@@ -267,6 +267,9 @@ def _snapshot(p: Path, header: Header, slots: bytes) -> Snapshot:
         state = int.from_bytes(slots[base : base + 4], "little")
         if i > 0 and state != live:
             continue  # claimed but not yet published, or garbage: skip
+        gen = int.from_bytes(slots[base + gen_off : base + gen_off + 4], "little")
+        if i > 0 and gen != header.reset_generation:
+            continue  # counts from before the last reset; its owner renews it at its next call
         ops, counters = decoder.decode(words_all[i * per_slot : (i + 1) * per_slot])
         if i == 0:
             name, nproc = "(overflow)", header.slots_overflowed
@@ -275,9 +278,6 @@ def _snapshot(p: Path, header: Header, slots: bytes) -> Snapshot:
         else:
             raw = slots[base + comm_off : base + comm_off + comm_len]
             name = raw.split(b"\0", 1)[0].decode("utf-8", "replace") or "?"
-            gen = int.from_bytes(slots[base + gen_off : base + gen_off + 4], "little")
-            if gen < header.reset_generation and not ops and not any(counters.values()):
-                continue  # a process from before the last reset that did nothing since
             nproc = 1
         n, o, cs = groups.get(name, (0, [], []))
         o.append(ops)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import _ffi
 from .errors import ProfileFormatError, SessionError
-from .layout import c, field_specs, layout
+from .layout import c, field_specs, layout, misc_names, op_names
 from .reader import parse_header
 
 CREATOR = "vrift_profile"
@@ -41,7 +41,8 @@ def write_layout(buf: memoryview | bytearray | mmap.mmap, slot_count: int, creat
     h.pre.minor = c("VRIFT_VERSION_MINOR")
     h.pre.header_len = ffi.sizeof("struct vrift_header")
     h.pre.file_size = lay.file_size
-    h.enabled = 1
+    h.mode = c("VRIFT_MODE_FULL")
+    h.enabled = c("VRIFT_MODE_FULL")
     h.field_count = lay.field_count
     h.field_size = ffi.sizeof("struct vrift_field")
     h.field_table_offset = lay.field_table_offset
@@ -68,8 +69,14 @@ def write_layout(buf: memoryview | bytearray | mmap.mmap, slot_count: int, creat
     overflow.state = c("VRIFT_SLOT_OVERFLOW")
 
 
-def create_session(path: str | os.PathLike[str], slot_count: int | None = None, enabled: bool = True) -> Path:
-    """Create a new session file at `path` (which must not exist)."""
+def create_session(
+    path: str | os.PathLike[str],
+    slot_count: int | None = None,
+    enabled: bool = True,
+    counters_only: bool = False,
+) -> Path:
+    """Create a new session file at `path` (which must not exist).
+    `counters_only`: count calls, errors and bytes but read no clock."""
     p = Path(path)
     if slot_count is None:
         slot_count = c("VRIFT_DEFAULT_SLOT_COUNT")
@@ -96,7 +103,8 @@ def create_session(path: str | os.PathLike[str], slot_count: int | None = None, 
             h.start_monotonic_ns = time.monotonic_ns()
             h.creator_pid = os.getpid()
             h.clock_source, h.clock_mult, h.clock_shift = _ffi.calibrate_clock()
-            h.enabled = 1 if enabled else 0
+            h.mode = c("VRIFT_MODE_COUNTERS") if counters_only else c("VRIFT_MODE_FULL")
+            h.enabled = h.mode if enabled else 0
             if not enabled:
                 h.stop_realtime_ns = h.start_realtime_ns
             h.pre.ready = 1  # published last; x86-64 keeps store order
@@ -141,7 +149,7 @@ def set_enabled(path: str | os.PathLike[str], enabled: bool) -> bool:
         was = bool(h.enabled)  # type: ignore[attr-defined]
         if enabled:
             h.stop_realtime_ns = 0  # type: ignore[attr-defined]
-            h.enabled = 1  # type: ignore[attr-defined]
+            h.enabled = h.mode or c("VRIFT_MODE_FULL")  # type: ignore[attr-defined]
         else:
             h.enabled = 0  # type: ignore[attr-defined]
             h.stop_realtime_ns = _realtime_ns()  # type: ignore[attr-defined]
@@ -149,22 +157,111 @@ def set_enabled(path: str | os.PathLike[str], enabled: bool) -> bool:
 
 
 def reset(path: str | os.PathLike[str]) -> None:
-    """Zero every counter of every slot.
+    """Start counting from zero.
 
-    Each counter is cleared with one aligned 8-byte store, which is atomic
-    against the shim's `lock add`: an increment lands either before the
-    store (and is discarded, as a reset should) or after it (and is kept).
-    Counters never go negative and no increment is lost after the reset.
-    Process identities (pid, command) stay so later calls keep their slot.
+    Bumps the header's reset generation; nothing else in the process slots
+    is written from outside. Each process zeroes its own slot at its next
+    call and marks it with the new generation, and readers ignore slots of
+    an older generation, so no increment is lost or half-reset and nothing
+    goes negative. Only the overflow slot (shared, written with locked
+    adds) is cleared here, one aligned 8-byte store per counter, which is
+    atomic against those adds.
     """
     ffi = _ffi.ffi()
     head = ffi.sizeof("struct vrift_slot_head")
     with open_live(path) as (m, h):
         hdr = h  # type: ignore[assignment]
-        used = max(1, min(int(hdr.slots_next), int(hdr.slot_count)))
-        zeros = bytes(int(hdr.slot_size) - head)
-        for i in range(used):
-            start = int(hdr.slots_offset) + i * int(hdr.slot_size) + head
-            m[start : start + len(zeros)] = zeros
-        hdr.reset_generation += 1
+        gen = (int(hdr.reset_generation) + 1) & 0xFFFFFFFF
+        start = int(hdr.slots_offset) + head
+        m[start : start + int(hdr.slot_size) - head] = bytes(int(hdr.slot_size) - head)
+        overflow = ffi.cast("struct vrift_slot_head *", ffi.cast("char *", hdr) + int(hdr.slots_offset))
+        overflow.reset_generation = gen
         hdr.reset_realtime_ns = _realtime_ns()
+        hdr.reset_generation = gen  # published last: processes renew on their next call
+
+
+class SyntheticWriter:
+    """Write counters into a session the way a process image would.
+
+    For tests, demos and tools that import data from elsewhere: it claims
+    slots and follows the reset-generation protocol like the shim does,
+    but with plain (non-atomic) Python stores, so do not point it at a
+    session that live processes are writing at the same moment.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._ctx = open_live(path)
+        self._m, self._h = self._ctx.__enter__()
+        self._ffi = _ffi.ffi()
+
+    def __enter__(self) -> SyntheticWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._ctx is not None:
+            self._h = None
+            self._ctx.__exit__(None, None, None)
+            self._ctx = None
+
+    def _slot(self, idx: int):
+        h = self._h
+        return self._ffi.cast(
+            "struct vrift_slot *", self._ffi.cast("char *", h) + h.slots_offset + idx * h.slot_size
+        )
+
+    def process(self, command: str, pid: int = 0, ppid: int = 0) -> int:
+        """Claim the next slot for a process image named `command`; returns its index."""
+        h = self._h
+        idx = int(h.slots_next)
+        if idx >= h.slot_count:
+            raise SessionError(f"all {h.slot_count} slots are taken")
+        h.slots_next = idx + 1
+        s = self._slot(idx)
+        name = command.encode()[: c("VRIFT_COMM_LEN") - 1]
+        self._ffi.memmove(s.head.comm, name, len(name))
+        s.head.pid, s.head.ppid = pid, ppid
+        s.head.start_realtime_ns = _realtime_ns()
+        s.head.reset_generation = h.reset_generation
+        s.head.state = c("VRIFT_SLOT_LIVE")
+        return idx
+
+    def _counters(self, idx: int):
+        s = self._slot(idx)
+        if idx > 0 and s.head.reset_generation != self._h.reset_generation:
+            size = self._ffi.sizeof("struct vrift_counters")
+            self._ffi.memmove(self._ffi.addressof(s, "counters"), bytes(size), size)
+            s.head.reset_generation = self._h.reset_generation
+        return s.counters
+
+    def add(
+        self,
+        idx: int,
+        op: str,
+        calls: int = 0,
+        errors: int = 0,
+        enoent: int = 0,
+        eacces: int = 0,
+        latency_ns: int = 0,
+        histogram: dict[int, int] | None = None,
+    ) -> None:
+        """Add to operation `op` (e.g. "stat") of slot `idx`; histogram maps bucket -> count."""
+        names = op_names()
+        if op not in names:
+            raise SessionError(f"unknown operation {op!r}")
+        o = self._counters(idx).op[names.index(op)]
+        o.calls += calls
+        o.errors += errors
+        o.enoent += enoent
+        o.eacces += eacces
+        o.latency_ns += latency_ns
+        for bucket, n in (histogram or {}).items():
+            o.hist[bucket] += n
+
+    def add_counter(self, idx: int, name: str, value: int) -> None:
+        names = misc_names()
+        if name not in names:
+            raise SessionError(f"unknown counter {name!r}")
+        self._counters(idx).misc[names.index(name)] += value

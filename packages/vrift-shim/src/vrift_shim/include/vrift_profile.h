@@ -96,6 +96,11 @@ enum vrift_clock_source {
     VRIFT_CLOCK_TSC = 1         /* invariant TSC, ns = (ticks * clock_mult) >> 32 */
 };
 
+enum vrift_mode {
+    VRIFT_MODE_FULL = 1,        /* count and time every call */
+    VRIFT_MODE_COUNTERS = 2     /* count only: no clock reads */
+};
+
 enum vrift_slot_state {
     VRIFT_SLOT_FREE = 0,
     VRIFT_SLOT_LIVE = 1,        /* head written; counters belong to `pid` */
@@ -117,9 +122,11 @@ struct vrift_preamble {
 struct vrift_header {
     struct vrift_preamble pre;
 
-    /* live state */
-    uint32_t enabled;           /* 1: processes count; 0: stopped */
-    uint32_t reset_generation;  /* bumped by every reset */
+    /* live state: `enabled` and `reset_generation` share one aligned
+     * 8-byte word so the shim reads both with a single load per call */
+    uint32_t enabled;           /* 0: stopped; else the mode counting runs in */
+    uint32_t reset_generation;  /* bumped by every reset; slots of an older
+                                   generation hold only pre-reset counts */
     uint64_t start_realtime_ns; /* CLOCK_REALTIME at session creation */
     uint64_t start_monotonic_ns;
     uint64_t reset_realtime_ns; /* last reset, 0 if never */
@@ -148,7 +155,9 @@ struct vrift_header {
     uint32_t creator_pid;
     uint32_t header_reserved0;
     char creator[VRIFT_CREATOR_LEN];
-    uint64_t reserved[8];
+    uint32_t mode;              /* enum vrift_mode: what `enabled` becomes on start */
+    uint32_t header_reserved1;
+    uint64_t reserved[7];
 };
 
 /* One row of the field table: a named run of u64 inside a slot. */
@@ -165,7 +174,8 @@ struct vrift_slot_head {
     uint32_t state;             /* enum vrift_slot_state; written last */
     uint32_t pid;
     uint32_t ppid;
-    uint32_t reset_generation;  /* header generation when claimed */
+    uint32_t reset_generation;  /* generation the counters belong to; the
+                                   owner zeroes them when the header's moves on */
     uint64_t start_realtime_ns;
     char comm[VRIFT_COMM_LEN];  /* program_invocation_short_name */
     uint64_t head_reserved;
