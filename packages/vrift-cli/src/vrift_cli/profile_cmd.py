@@ -50,6 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v = verb("start", start, "create and activate a session, or resume a stopped one")
     v.add_argument("--new", action="store_true", help="always create a new session")
     v.add_argument("--slots", type=_slots, default=None, help="process-image slots to reserve (default 4096)")
+    v.add_argument("--counters-only", action="store_true", help="count calls but read no clock (cheapest)")
     verb("stop", stop, "stop counting (running processes obey at their next call)")
     verb("reset", reset_cmd, "zero all counters of the session")
     verb("show", show, "print the session's statistics")
@@ -75,6 +76,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.set_defaults(func=diff_cmd)
     v = verb("run", profile_run, "run a command in a fresh session and print a summary")
     v.add_argument("--slots", type=_slots, default=None, help="process-image slots to reserve")
+    v.add_argument("--counters-only", action="store_true", help="count calls but read no clock")
     v.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
 
 
@@ -91,7 +93,7 @@ def start(args: argparse.Namespace) -> int:
             print(f"vrift: session {'already running' if was else 'resumed'}: {explicit}")
         else:
             check_parent_dir(explicit)
-            create_session(explicit, args.slots)
+            create_session(explicit, args.slots, counters_only=args.counters_only)
             print(f"vrift: session started: {explicit}")
         return 0
     cur = current_session()
@@ -103,7 +105,7 @@ def start(args: argparse.Namespace) -> int:
         if was is not None:
             print(f"vrift: session {'already running' if was else 'resumed'}: {cur}")
             return 0
-    path = create_session(new_session_path(), args.slots)
+    path = create_session(new_session_path(), args.slots, counters_only=args.counters_only)
     set_current(path)
     print(f"vrift: session started: {path}")
     print("vrift: run commands with `vrift run -- CMD`; see them with `vrift profile show`")
@@ -217,9 +219,9 @@ def profile_run(args: argparse.Namespace) -> int:
         if explicit.exists():
             raise SessionError(f"{explicit}: already exists (profile run starts a fresh session)")
         check_parent_dir(explicit)
-        path = create_session(explicit, args.slots)
+        path = create_session(explicit, args.slots, counters_only=args.counters_only)
     else:
-        path = create_session(new_session_path(), args.slots)
+        path = create_session(new_session_path(), args.slots, counters_only=args.counters_only)
     env = shim_environment(path)
     # The child gets Ctrl-C from the terminal itself; vrift waits to report.
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
