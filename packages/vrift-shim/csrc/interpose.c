@@ -67,6 +67,21 @@ int eaccess(const char *, int);
         return r;                                                              \
     } while (0)
 
+/* Same, for a call naming `path` relative to `dirfd`: also feeds the
+ * hot-path table. */
+#define COUNTED_PATH(op, type, failed, call, dirfd, path)                      \
+    do {                                                                       \
+        uint64_t ctl_ = vr_control();                                          \
+        if (VR_LIKELY(!VR_MODE(ctl_)))                                         \
+            return call;                                                       \
+        uint64_t t0_ = vr_start(ctl_);                                         \
+        type r = call;                                                         \
+        int e_ = errno;                                                        \
+        vr_record_path(op, ctl_, t0_, (failed), e_, dirfd, path);              \
+        errno = e_;                                                            \
+        return r;                                                              \
+    } while (0)
+
 /* Same, plus bytes moved into a misc counter. */
 #define COUNTED_IO(op, misc, call)                                             \
     do {                                                                       \
@@ -91,6 +106,15 @@ int eaccess(const char *, int);
         COUNTED(op, int, r < 0, real args);                                    \
     }
 
+#define WRAP_PATH_INT(op, name, params, args, dirfd, path)                     \
+    VR_EXPORT int name params                                                  \
+    {                                                                          \
+        __typeof__(&name) real = REAL(name);                                   \
+        if (VR_UNLIKELY(!real))                                                \
+            MISSING(-1);                                                       \
+        COUNTED_PATH(op, int, r < 0, real args, dirfd, path);                  \
+    }
+
 /* Classify *at stat calls the way the kernel treats them. */
 static inline enum vrift_op statat_op(const char *path, int flags)
 {
@@ -101,43 +125,44 @@ static inline enum vrift_op statat_op(const char *path, int flags)
 
 /* ---------------- stat family ---------------- */
 
-WRAP_INT(VRIFT_OP_STAT, stat, (const char *p, struct stat *b), (p, b))
-WRAP_INT(VRIFT_OP_STAT, stat64, (const char *p, struct stat64 *b), (p, b))
-WRAP_INT(VRIFT_OP_LSTAT, lstat, (const char *p, struct stat *b), (p, b))
-WRAP_INT(VRIFT_OP_LSTAT, lstat64, (const char *p, struct stat64 *b), (p, b))
+WRAP_PATH_INT(VRIFT_OP_STAT, stat, (const char *p, struct stat *b), (p, b), AT_FDCWD, p)
+WRAP_PATH_INT(VRIFT_OP_STAT, stat64, (const char *p, struct stat64 *b), (p, b), AT_FDCWD, p)
+WRAP_PATH_INT(VRIFT_OP_LSTAT, lstat, (const char *p, struct stat *b), (p, b), AT_FDCWD, p)
+WRAP_PATH_INT(VRIFT_OP_LSTAT, lstat64, (const char *p, struct stat64 *b), (p, b), AT_FDCWD, p)
 WRAP_INT(VRIFT_OP_FSTAT, fstat, (int fd, struct stat *b), (fd, b))
 WRAP_INT(VRIFT_OP_FSTAT, fstat64, (int fd, struct stat64 *b), (fd, b))
-WRAP_INT(VRIFT_OP_STAT, __xstat, (int v, const char *p, struct stat *b), (v, p, b))
-WRAP_INT(VRIFT_OP_STAT, __xstat64, (int v, const char *p, struct stat64 *b), (v, p, b))
-WRAP_INT(VRIFT_OP_LSTAT, __lxstat, (int v, const char *p, struct stat *b), (v, p, b))
-WRAP_INT(VRIFT_OP_LSTAT, __lxstat64, (int v, const char *p, struct stat64 *b), (v, p, b))
+WRAP_PATH_INT(VRIFT_OP_STAT, __xstat, (int v, const char *p, struct stat *b), (v, p, b), AT_FDCWD, p)
+WRAP_PATH_INT(VRIFT_OP_STAT, __xstat64, (int v, const char *p, struct stat64 *b), (v, p, b), AT_FDCWD, p)
+WRAP_PATH_INT(VRIFT_OP_LSTAT, __lxstat, (int v, const char *p, struct stat *b), (v, p, b), AT_FDCWD, p)
+WRAP_PATH_INT(VRIFT_OP_LSTAT, __lxstat64, (int v, const char *p, struct stat64 *b), (v, p, b), AT_FDCWD, p)
 WRAP_INT(VRIFT_OP_FSTAT, __fxstat, (int v, int fd, struct stat *b), (v, fd, b))
 WRAP_INT(VRIFT_OP_FSTAT, __fxstat64, (int v, int fd, struct stat64 *b), (v, fd, b))
-WRAP_INT(VRIFT_OP_STATX, statx,
-         (int d, const char *p, int f, unsigned m, struct statx *b), (d, p, f, m, b))
+WRAP_PATH_INT(VRIFT_OP_STATX, statx,
+              (int d, const char *p, int f, unsigned m, struct statx *b), (d, p, f, m, b), d, p)
 
-#define WRAP_STATAT(name, stype, params, args, pathv, flagv)                   \
+#define WRAP_STATAT(name, stype, params, args, dirfdv, pathv, flagv)           \
     VR_EXPORT int name params                                                  \
     {                                                                          \
         __typeof__(&name) real = REAL(name);                                   \
         if (VR_UNLIKELY(!real))                                                \
             MISSING(-1);                                                       \
-        COUNTED(statat_op(pathv, flagv), int, r < 0, real args);               \
+        COUNTED_PATH(statat_op(pathv, flagv), int, r < 0, real args, dirfdv, pathv); \
     }
 
-WRAP_STATAT(fstatat, stat, (int d, const char *p, struct stat *b, int f), (d, p, b, f), p, f)
-WRAP_STATAT(fstatat64, stat64, (int d, const char *p, struct stat64 *b, int f), (d, p, b, f), p, f)
+WRAP_STATAT(fstatat, stat, (int d, const char *p, struct stat *b, int f), (d, p, b, f), d, p, f)
+WRAP_STATAT(fstatat64, stat64, (int d, const char *p, struct stat64 *b, int f), (d, p, b, f), d, p,
+            f)
 WRAP_STATAT(__fxstatat, stat, (int v, int d, const char *p, struct stat *b, int f),
-            (v, d, p, b, f), p, f)
+            (v, d, p, b, f), d, p, f)
 WRAP_STATAT(__fxstatat64, stat64, (int v, int d, const char *p, struct stat64 *b, int f),
-            (v, d, p, b, f), p, f)
+            (v, d, p, b, f), d, p, f)
 
 /* ---------------- access ---------------- */
 
-WRAP_INT(VRIFT_OP_ACCESS, access, (const char *p, int m), (p, m))
-WRAP_INT(VRIFT_OP_ACCESS, faccessat, (int d, const char *p, int m, int f), (d, p, m, f))
-WRAP_INT(VRIFT_OP_ACCESS, euidaccess, (const char *p, int m), (p, m))
-WRAP_INT(VRIFT_OP_ACCESS, eaccess, (const char *p, int m), (p, m))
+WRAP_PATH_INT(VRIFT_OP_ACCESS, access, (const char *p, int m), (p, m), AT_FDCWD, p)
+WRAP_PATH_INT(VRIFT_OP_ACCESS, faccessat, (int d, const char *p, int m, int f), (d, p, m, f), d, p)
+WRAP_PATH_INT(VRIFT_OP_ACCESS, euidaccess, (const char *p, int m), (p, m), AT_FDCWD, p)
+WRAP_PATH_INT(VRIFT_OP_ACCESS, eaccess, (const char *p, int m), (p, m), AT_FDCWD, p)
 
 /* ---------------- open family ---------------- */
 
@@ -160,7 +185,7 @@ WRAP_INT(VRIFT_OP_ACCESS, eaccess, (const char *p, int m), (p, m))
             long r_ = syscall(SYS_openat, AT_FDCWD, p, flags, mode);           \
             return (int)r_;                                                    \
         }                                                                      \
-        COUNTED(VRIFT_OP_OPEN, int, r < 0, real(p, flags, mode));              \
+        COUNTED_PATH(VRIFT_OP_OPEN, int, r < 0, real(p, flags, mode), AT_FDCWD, p); \
     }
 
 #define WRAP_OPENAT(name)                                                      \
@@ -172,20 +197,29 @@ WRAP_INT(VRIFT_OP_ACCESS, eaccess, (const char *p, int m), (p, m))
             long r_ = syscall(SYS_openat, d, p, flags, mode);                  \
             return (int)r_;                                                    \
         }                                                                      \
-        COUNTED(VRIFT_OP_OPEN, int, r < 0, real(d, p, flags, mode));           \
+        COUNTED_PATH(VRIFT_OP_OPEN, int, r < 0, real(d, p, flags, mode), d, p); \
     }
 
 WRAP_OPEN(open)
 WRAP_OPEN(open64)
 WRAP_OPENAT(openat)
 WRAP_OPENAT(openat64)
-WRAP_INT(VRIFT_OP_OPEN, creat, (const char *p, mode_t m), (p, m))
-WRAP_INT(VRIFT_OP_OPEN, creat64, (const char *p, mode_t m), (p, m))
+WRAP_PATH_INT(VRIFT_OP_OPEN, creat, (const char *p, mode_t m), (p, m), AT_FDCWD, p)
+WRAP_PATH_INT(VRIFT_OP_OPEN, creat64, (const char *p, mode_t m), (p, m), AT_FDCWD, p)
 /* _FORTIFY_SOURCE entry points: glibc calls its own open internally. */
-WRAP_INT(VRIFT_OP_OPEN, __open_2, (const char *p, int f), (p, f))
-WRAP_INT(VRIFT_OP_OPEN, __open64_2, (const char *p, int f), (p, f))
-WRAP_INT(VRIFT_OP_OPEN, __openat_2, (int d, const char *p, int f), (d, p, f))
-WRAP_INT(VRIFT_OP_OPEN, __openat64_2, (int d, const char *p, int f), (d, p, f))
+WRAP_PATH_INT(VRIFT_OP_OPEN, __open_2, (const char *p, int f), (p, f), AT_FDCWD, p)
+WRAP_PATH_INT(VRIFT_OP_OPEN, __open64_2, (const char *p, int f), (p, f), AT_FDCWD, p)
+WRAP_PATH_INT(VRIFT_OP_OPEN, __openat_2, (int d, const char *p, int f), (d, p, f), d, p)
+WRAP_PATH_INT(VRIFT_OP_OPEN, __openat64_2, (int d, const char *p, int f), (d, p, f), d, p)
+
+#define WRAP_PATH_PTR(op, type, name, params, args, path)                      \
+    VR_EXPORT type name params                                                 \
+    {                                                                          \
+        __typeof__(&name) real = REAL(name);                                   \
+        if (VR_UNLIKELY(!real))                                                \
+            MISSING(NULL);                                                     \
+        COUNTED_PATH(op, type, r == NULL, real args, AT_FDCWD, path);          \
+    }
 
 #define WRAP_PTR(op, type, name, params, args)                                 \
     VR_EXPORT type name params                                                 \
@@ -197,10 +231,11 @@ WRAP_INT(VRIFT_OP_OPEN, __openat64_2, (int d, const char *p, int f), (d, p, f))
     }
 
 /* stdio opens: their inner open is glibc-internal, invisible otherwise. */
-WRAP_PTR(VRIFT_OP_OPEN, FILE *, fopen, (const char *p, const char *m), (p, m))
-WRAP_PTR(VRIFT_OP_OPEN, FILE *, fopen64, (const char *p, const char *m), (p, m))
-WRAP_PTR(VRIFT_OP_OPEN, FILE *, freopen, (const char *p, const char *m, FILE *s), (p, m, s))
-WRAP_PTR(VRIFT_OP_OPEN, FILE *, freopen64, (const char *p, const char *m, FILE *s), (p, m, s))
+WRAP_PATH_PTR(VRIFT_OP_OPEN, FILE *, fopen, (const char *p, const char *m), (p, m), p)
+WRAP_PATH_PTR(VRIFT_OP_OPEN, FILE *, fopen64, (const char *p, const char *m), (p, m), p)
+WRAP_PATH_PTR(VRIFT_OP_OPEN, FILE *, freopen, (const char *p, const char *m, FILE *s), (p, m, s), p)
+WRAP_PATH_PTR(VRIFT_OP_OPEN, FILE *, freopen64, (const char *p, const char *m, FILE *s), (p, m, s),
+              p)
 
 /* ---------------- close ---------------- */
 
@@ -272,7 +307,7 @@ WRAP_INT(VRIFT_OP_MUNMAP, munmap, (void *a, size_t l), (a, l))
 
 /* ---------------- directories ---------------- */
 
-WRAP_PTR(VRIFT_OP_OPENDIR, DIR *, opendir, (const char *p), (p))
+WRAP_PATH_PTR(VRIFT_OP_OPENDIR, DIR *, opendir, (const char *p), (p), p)
 WRAP_PTR(VRIFT_OP_OPENDIR, DIR *, fdopendir, (int fd), (fd))
 WRAP_INT(VRIFT_OP_CLOSEDIR, closedir, (DIR * d), (d))
 
@@ -294,7 +329,7 @@ static VR_TLS uint32_t vr_readdir_tick;
             return real(d);                                                    \
         int e0 = errno;                                                        \
         errno = 0;                                                             \
-        int timed = VR_MODE(ctl) == VRIFT_MODE_FULL && (vr_readdir_tick++ & 15u) == 0; \
+        int timed = (VR_MODE(ctl) & VRIFT_MODE_TIME) && (vr_readdir_tick++ & 15u) == 0; \
         uint64_t t0 = timed ? vr_clock() : 0;                                  \
         dtype *r = real(d);                                                    \
         int e = errno;                                                         \
@@ -312,21 +347,43 @@ WRAP_READDIR(readdir64, struct dirent64)
 
 /* ---------------- links ---------------- */
 
-#define WRAP_SSIZE(op, name, params, args)                                     \
+#define WRAP_READLINK(name, params, args, dirfd)                               \
     VR_EXPORT ssize_t name params                                              \
     {                                                                          \
         __typeof__(&name) real = REAL(name);                                   \
         if (VR_UNLIKELY(!real))                                                \
             MISSING(-1);                                                       \
-        COUNTED(op, ssize_t, r < 0, real args);                                \
+        COUNTED_PATH(VRIFT_OP_READLINK, ssize_t, r < 0, real args, dirfd, p);  \
     }
 
-WRAP_SSIZE(VRIFT_OP_READLINK, readlink, (const char *p, char *b, size_t n), (p, b, n))
-WRAP_SSIZE(VRIFT_OP_READLINK, readlinkat, (int d, const char *p, char *b, size_t n), (d, p, b, n))
-WRAP_SSIZE(VRIFT_OP_READLINK, __readlink_chk, (const char *p, char *b, size_t n, size_t bl),
-           (p, b, n, bl))
-WRAP_SSIZE(VRIFT_OP_READLINK, __readlinkat_chk,
-           (int d, const char *p, char *b, size_t n, size_t bl), (d, p, b, n, bl))
+WRAP_READLINK(readlink, (const char *p, char *b, size_t n), (p, b, n), AT_FDCWD)
+WRAP_READLINK(readlinkat, (int d, const char *p, char *b, size_t n), (d, p, b, n), d)
+WRAP_READLINK(__readlink_chk, (const char *p, char *b, size_t n, size_t bl), (p, b, n, bl), AT_FDCWD)
+WRAP_READLINK(__readlinkat_chk, (int d, const char *p, char *b, size_t n, size_t bl),
+              (d, p, b, n, bl), d)
+
+/* ---------------- working directory ---------------- */
+
+/* Not counted: only so relative paths in the hot-path table stay right. */
+VR_EXPORT int chdir(const char *p)
+{
+    __typeof__(&chdir) real = REAL(chdir);
+    if (VR_UNLIKELY(!real))
+        return (int)syscall(SYS_chdir, p);
+    int r = real(p);
+    vr_cwd_changed();
+    return r;
+}
+
+VR_EXPORT int fchdir(int fd)
+{
+    __typeof__(&fchdir) real = REAL(fchdir);
+    if (VR_UNLIKELY(!real))
+        return (int)syscall(SYS_fchdir, fd);
+    int r = real(fd);
+    vr_cwd_changed();
+    return r;
+}
 
 /* ---------------- dlopen ---------------- */
 

@@ -42,9 +42,19 @@ static uint64_t slots_offset(void)
 
 static uint32_t slot_size(void) { return (uint32_t)align_up(sizeof(struct vrift_slot), 64); }
 
-uint64_t vr_layout_file_size(uint32_t slot_count)
+static uint64_t hot_offset(uint32_t slot_count)
 {
     return align_up(slots_offset() + (uint64_t)slot_count * slot_size(), 4096);
+}
+
+static uint64_t hot_arena_offset(uint32_t slot_count)
+{
+    return hot_offset(slot_count) + (uint64_t)VRIFT_HOT_DEFAULT_ENTRIES * sizeof(struct vrift_hot_entry);
+}
+
+uint64_t vr_layout_file_size(uint32_t slot_count)
+{
+    return align_up(hot_arena_offset(slot_count) + VRIFT_HOT_DEFAULT_ARENA, 4096);
 }
 
 static void put_field(struct vrift_field *f, const char *prefix, const char *suffix,
@@ -89,6 +99,11 @@ void vr_layout_write(struct vrift_header *h, uint32_t slot_count, const char *cr
     h->slot_size = slot_size();
     h->slots_offset = slots_offset();
     h->slots_next = 1;
+    h->hot_offset = hot_offset(slot_count);
+    h->hot_count = VRIFT_HOT_DEFAULT_ENTRIES;
+    h->hot_arena_offset = hot_arena_offset(slot_count);
+    h->hot_arena_size = VRIFT_HOT_DEFAULT_ARENA;
+    h->hot_arena_used = 1;
     strncpy(h->creator, creator, VRIFT_CREATOR_LEN - 1);
 
     struct vrift_field *f = (struct vrift_field *)((char *)h + h->field_table_offset);

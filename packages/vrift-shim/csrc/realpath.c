@@ -196,7 +196,8 @@ VR_EXPORT char *realpath(const char *name, char *resolved)
     uint64_t t0 = vr_start(ctl);
     char *r = counted_realpath(name, resolved);
     int e = errno;
-    vr_record(VRIFT_OP_REALPATH, ctl, t0, r == NULL, e);
+    vr_record_path(VRIFT_OP_REALPATH, ctl, t0, r == NULL, e, AT_FDCWD, name);
+    errno = e;
     return r;
 }
 

@@ -27,6 +27,8 @@
 _Static_assert(sizeof(struct vrift_preamble) == 32, "preamble is frozen at 32 bytes");
 _Static_assert(sizeof(struct vrift_field) == 64, "field rows are 64 bytes");
 _Static_assert(sizeof(struct vrift_slot_head) == 64, "slot head is one cache line");
+_Static_assert(sizeof(struct vrift_hot_entry) == 64, "hot entry is one cache line");
+_Static_assert(sizeof(struct vrift_header) == 248, "format 1.x header size: new fields come out of reserved[]");
 _Static_assert(offsetof(struct vrift_header, pre) == 0, "preamble first");
 _Static_assert(sizeof(struct vrift_header) % 8 == 0, "header keeps u64 alignment");
 
@@ -95,7 +97,7 @@ static inline uint64_t vr_clock(void)
 /* Start time of a call: read the clock only in full mode. */
 static inline uint64_t vr_start(uint64_t ctl)
 {
-    return VR_MODE(ctl) == VRIFT_MODE_FULL ? vr_clock() : 0;
+    return (VR_MODE(ctl) & VRIFT_MODE_TIME) ? vr_clock() : 0;
 }
 
 static inline uint64_t vr_elapsed_ns(uint64_t t0, uint64_t t1)
@@ -156,23 +158,41 @@ static inline void vr_count_errors(struct vrift_op_stats *s, int err, int shared
 }
 
 /* Count one finished call started at t0 (vr_start). `err` is the errno
- * the call left, read only when `failed`. Never touches errno. */
-static inline void vr_record(enum vrift_op op, uint64_t ctl, uint64_t t0, int failed, int err)
+ * the call left, read only when `failed`. Never touches errno. Returns
+ * the call's latency (0 when not timed). */
+static inline uint64_t vr_record(enum vrift_op op, uint64_t ctl, uint64_t t0, int failed, int err)
 {
-    uint64_t t1 = VR_MODE(ctl) == VRIFT_MODE_FULL ? vr_clock() : 0;
+    uint64_t t1 = (VR_MODE(ctl) & VRIFT_MODE_TIME) ? vr_clock() : 0;
     struct vrift_counters *c = vr_slot(VR_GEN(ctl));
     if (VR_UNLIKELY(c == NULL))
-        return;
+        return 0;
     int shared = vr_shared();
     struct vrift_op_stats *s = &c->op[op];
+    uint64_t ns = 0;
     vr_inc(&s->calls, 1, shared);
-    if (VR_MODE(ctl) == VRIFT_MODE_FULL) {
-        uint64_t ns = vr_elapsed_ns(t0, t1);
+    if (VR_MODE(ctl) & VRIFT_MODE_TIME) {
+        ns = vr_elapsed_ns(t0, t1);
         vr_inc(&s->latency_ns, ns, shared);
         vr_inc(&s->hist[vr_bucket(ns)], 1, shared);
     }
     if (VR_UNLIKELY(failed))
         vr_count_errors(s, err, shared);
+    return ns;
+}
+
+/* ---- hot paths (hotpaths.c) ---- */
+
+VR_HIDDEN void vr_hot_record(uint64_t ctl, enum vrift_op op, int dirfd, const char *path, uint64_t ns,
+                             int failed);
+VR_HIDDEN void vr_cwd_changed(void);
+
+/* vr_record for a call that names a path (relative to `dirfd`). */
+static inline void vr_record_path(enum vrift_op op, uint64_t ctl, uint64_t t0, int failed, int err,
+                                  int dirfd, const char *path)
+{
+    uint64_t ns = vr_record(op, ctl, t0, failed, err);
+    if (VR_MODE(ctl) & VRIFT_MODE_HOT)
+        vr_hot_record(ctl, op, dirfd, path, ns, failed);
 }
 
 /* Count a call without timing it (sampled readdir, tail-called dlopen). */

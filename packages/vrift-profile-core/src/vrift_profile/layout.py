@@ -87,20 +87,32 @@ class Layout:
     field_count: int
     slots_offset: int
     slot_size: int
+    hot_offset: int
+    hot_count: int
+    hot_arena_offset: int
+    hot_arena_size: int
     file_size: int
 
 
-def layout(slot_count: int) -> Layout:
+def layout(slot_count: int, hot_entries: int | None = None) -> Layout:
     ffi = _ffi.ffi()
     table = _align(ffi.sizeof("struct vrift_header"), 64)
     nfields = len(field_specs())
     slots = _align(table + nfields * ffi.sizeof("struct vrift_field"), 4096)
     slot_size = _align(ffi.sizeof("struct vrift_slot"), 64)
+    hot = _align(slots + slot_count * slot_size, 4096)
+    hot_count = c("VRIFT_HOT_DEFAULT_ENTRIES") if hot_entries is None else hot_entries
+    arena = hot + hot_count * ffi.sizeof("struct vrift_hot_entry")
+    arena_size = c("VRIFT_HOT_DEFAULT_ARENA")
     return Layout(
         slot_count=slot_count,
         field_table_offset=table,
         field_count=nfields,
         slots_offset=slots,
         slot_size=slot_size,
-        file_size=_align(slots + slot_count * slot_size, 4096),
+        hot_offset=hot,
+        hot_count=hot_count,
+        hot_arena_offset=arena,
+        hot_arena_size=arena_size,
+        file_size=_align(arena + arena_size, 4096),
     )

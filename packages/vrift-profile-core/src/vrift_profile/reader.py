@@ -17,7 +17,16 @@ from pathlib import Path
 from . import _ffi
 from .errors import ProfileFormatError
 from .layout import c
-from .snapshot import CommandStats, OpStats, SessionInfo, Snapshot, _sum_counters, _sum_ops
+from .snapshot import (
+    CommandStats,
+    HotPath,
+    HotPathTable,
+    OpStats,
+    SessionInfo,
+    Snapshot,
+    _sum_counters,
+    _sum_ops,
+)
 
 READER_MAJOR = 1
 _MAX_FIELDS = 65536
@@ -56,6 +65,12 @@ class Header:
     hist_buckets: int
     creator: str
     fields: tuple[Field, ...]
+    hot_offset: int = 0
+    hot_count: int = 0
+    hot_arena_offset: int = 0
+    hot_arena_size: int = 0
+    hot_dropped: int = 0
+    hot_unresolved: int = 0
 
     @property
     def slots_used(self) -> int:
@@ -139,6 +154,7 @@ def parse_header(path: Path, head: bytes, actual_size: int) -> Header:
         fields.append(Field(name, int(row.kind), int(row.unit), int(row.count), int(row.offset)))
 
     creator = ffi.string(h.creator, c("VRIFT_CREATOR_LEN")).decode("utf-8", "replace")
+    hot = _hot_layout(path, h, pre.minor, file_size)
     return Header(
         major=int(pre.major),
         minor=int(pre.minor),
@@ -158,7 +174,31 @@ def parse_header(path: Path, head: bytes, actual_size: int) -> Header:
         hist_buckets=int(h.hist_buckets),
         creator=creator,
         fields=tuple(fields),
+        **hot,
     )
+
+
+def _hot_layout(path: Path, h, minor: int, file_size: int) -> dict[str, int]:
+    """The hot-path table's place (format 1.1+); none in 1.0 files."""
+    if minor < 1 or h.hot_count == 0:
+        return {}
+    entry = _ffi.ffi().sizeof("struct vrift_hot_entry")
+    count = int(h.hot_count)
+    if count & (count - 1) or count > 1 << 24:
+        raise _fail(path, f"corrupt header (hot-path table of {count} entries)")
+    end = h.hot_offset + count * entry
+    arena_end = h.hot_arena_offset + h.hot_arena_size
+    slots_end = h.slots_offset + h.slot_count * h.slot_size
+    if h.hot_offset < slots_end or end > file_size or h.hot_arena_offset < end or arena_end > file_size:
+        raise _fail(path, "corrupt header (hot-path table outside the file)")
+    return {
+        "hot_offset": int(h.hot_offset),
+        "hot_count": count,
+        "hot_arena_offset": int(h.hot_arena_offset),
+        "hot_arena_size": int(h.hot_arena_size),
+        "hot_dropped": int(h.hot_dropped),
+        "hot_unresolved": int(h.hot_unresolved),
+    }
 
 
 def _pread_all(fd: int, size: int, offset: int) -> bytes:
@@ -218,11 +258,11 @@ def read_header(path: str | os.PathLike[str]) -> Header:
 def read_profile(path: str | os.PathLike[str]) -> Snapshot:
     """Read the session file at `path` into a Snapshot (a consistent copy of
     each counter; counters of running processes keep moving meanwhile)."""
-    header, slots, p = _read(Path(path))
-    return _snapshot(p, header, slots)
+    header, slots, hot, p = _read(Path(path))
+    return _snapshot(p, header, slots, hot)
 
 
-def _read(p: Path) -> tuple[Header, bytes, Path]:
+def _read(p: Path) -> tuple[Header, bytes, bytes, Path]:
     try:
         fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -247,12 +287,56 @@ def _read(p: Path) -> tuple[Header, bytes, Path]:
         slots = _pread_all(fd, header.slots_used * header.slot_size, header.slots_offset)
         if len(slots) < header.slots_used * header.slot_size:
             raise ProfileFormatError(f"{p}: truncated while reading slots")
+        hot = b""
+        if header.hot_count:
+            size = header.hot_arena_offset + header.hot_arena_size - header.hot_offset
+            hot = _pread_all(fd, size, header.hot_offset)
+            if len(hot) < size:
+                raise ProfileFormatError(f"{p}: truncated while reading the hot-path table")
     finally:
         os.close(fd)
-    return header, slots, p
+    return header, slots, hot, p
 
 
-def _snapshot(p: Path, header: Header, slots: bytes) -> Snapshot:
+def _hot_paths(header: Header, hot: bytes, op_names: tuple[str, ...]) -> HotPathTable:
+    """Decode the hot-path table: entries with a published path and calls,
+    merged by path text (the same file named relatively and absolutely)."""
+    if not header.hot_count:
+        return HotPathTable()
+    words = memoryview(hot)[: header.hot_count * 64].cast("Q")
+    arena_at = header.hot_arena_offset - header.hot_offset
+    arena_size = header.hot_arena_size
+    merged: dict[str, list] = {}
+    unknown = [0, 0, 0, 0]
+    for i in range(header.hot_count):
+        w = i * 8
+        if not words[w] or not words[w + 2]:
+            continue  # empty, or no calls since the last reset
+        off_len = words[w + 1]
+        off, length = off_len & 0xFFFFFFFF, off_len >> 32
+        calls, errors, latency, ops = words[w + 2], words[w + 3], words[w + 4], words[w + 5]
+        if off == 0 or off + length >= arena_size:
+            target = unknown  # claimed, path not stored (arena full) or not yet published
+        else:
+            raw = hot[arena_at + off : arena_at + off + length]
+            name = raw.decode("utf-8", "surrogateescape")
+            target = merged.setdefault(name, [0, 0, 0, 0])
+        target[0] += calls
+        target[1] += errors
+        target[2] += latency
+        target[3] |= ops
+
+    def names(mask: int) -> tuple[str, ...]:
+        return tuple(op for i, op in enumerate(op_names) if mask >> i & 1)
+
+    paths = [HotPath(k, v[0], v[1], v[2], names(v[3])) for k, v in merged.items()]
+    if unknown[0]:
+        paths.append(HotPath("(path not stored)", unknown[0], unknown[1], unknown[2], names(unknown[3])))
+    paths.sort(key=lambda h: (-h.calls, h.path))
+    return HotPathTable(tuple(paths), header.hot_count, header.hot_dropped, header.hot_unresolved)
+
+
+def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapshot:
     ffi = _ffi.ffi()
     decoder = _SlotDecoder(header)
     words_all = memoryview(slots).cast("Q")
@@ -300,4 +384,4 @@ def _snapshot(p: Path, header: Header, slots: bytes) -> Snapshot:
         slots_overflowed=header.slots_overflowed,
         creator=header.creator,
     )
-    return Snapshot(info, commands, decoder.op_names)
+    return Snapshot(info, commands, decoder.op_names, _hot_paths(header, hot, decoder.op_names))

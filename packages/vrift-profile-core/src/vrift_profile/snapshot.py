@@ -222,6 +222,60 @@ class SessionInfo:
         )
 
 
+@dataclass(frozen=True)
+class HotPath:
+    """One distinct path from the session's shared hot-path table."""
+
+    path: str
+    calls: int
+    errors: int
+    latency_ns: int  # over timed calls
+    ops: tuple[str, ...]  # operations that hit it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "calls": self.calls,
+            "errors": self.errors,
+            "latency_ns": self.latency_ns,
+            "ops": list(self.ops),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> HotPath:
+        return cls(d["path"], int(d["calls"]), int(d["errors"]), int(d["latency_ns"]), tuple(d["ops"]))
+
+
+@dataclass(frozen=True)
+class HotPathTable:
+    """All recorded paths plus what could not be recorded."""
+
+    paths: tuple[HotPath, ...] = ()
+    capacity: int = 0  # 0: the session has no hot-path table
+    dropped: int = 0  # path calls with no free entry in reach
+    unresolved: int = 0  # path calls relative to a directory fd
+
+    def top(self, n: int, key: str = "calls") -> list[HotPath]:
+        return sorted(self.paths, key=lambda h: (-getattr(h, key), h.path))[:n]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "capacity": self.capacity,
+            "dropped": self.dropped,
+            "unresolved": self.unresolved,
+            "paths": [h.to_dict() for h in self.paths],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> HotPathTable:
+        return cls(
+            tuple(HotPath.from_dict(h) for h in d["paths"]),
+            int(d["capacity"]),
+            int(d["dropped"]),
+            int(d["unresolved"]),
+        )
+
+
 JSON_FORMAT_VERSION = 1
 
 # Scalar counters by JSON section. Only counters the file has are exported:
@@ -244,6 +298,7 @@ class Snapshot:
     commands: list[CommandStats] = field(default_factory=list)
     # Every operation class the file knows, in its order (zeros included in totals).
     op_names: tuple[str, ...] = ()
+    hot: HotPathTable = field(default_factory=HotPathTable)
 
     @property
     def ops(self) -> dict[str, OpStats]:
@@ -293,6 +348,7 @@ class Snapshot:
                 "eacces": sum(s.eacces for s in ops.values()),
             },
             "processes": [c.to_dict() for c in self.commands],
+            "hot_paths": self.hot.to_dict(),
         }
 
     @classmethod
@@ -301,4 +357,5 @@ class Snapshot:
             SessionInfo.from_dict(d["session"]),
             [CommandStats.from_dict(c) for c in d["processes"]],
             tuple(d["syscalls"]),
+            HotPathTable.from_dict(d["hot_paths"]) if "hot_paths" in d else HotPathTable(),
         )

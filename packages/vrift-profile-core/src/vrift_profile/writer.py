@@ -29,11 +29,16 @@ def _realtime_ns() -> int:
     return time.clock_gettime_ns(time.CLOCK_REALTIME)
 
 
-def write_layout(buf: memoryview | bytearray | mmap.mmap, slot_count: int, creator: str = CREATOR) -> None:
-    """Lay out an empty session in a zeroed buffer of layout(slot_count).file_size
+def write_layout(
+    buf: memoryview | bytearray | mmap.mmap,
+    slot_count: int,
+    creator: str = CREATOR,
+    hot_entries: int | None = None,
+) -> None:
+    """Lay out an empty session in a zeroed buffer of layout(...).file_size
     bytes. Does not set `ready`, times or the clock."""
     ffi = _ffi.ffi()
-    lay = layout(slot_count)
+    lay = layout(slot_count, hot_entries)
     h = ffi.cast("struct vrift_header *", ffi.from_buffer(buf))
     h.pre.magic = c("VRIFT_MAGIC")
     h.pre.byte_order = c("VRIFT_BYTE_ORDER_MARK")
@@ -53,6 +58,11 @@ def write_layout(buf: memoryview | bytearray | mmap.mmap, slot_count: int, creat
     h.slot_size = lay.slot_size
     h.slots_offset = lay.slots_offset
     h.slots_next = 1
+    h.hot_offset = lay.hot_offset
+    h.hot_count = lay.hot_count
+    h.hot_arena_offset = lay.hot_arena_offset
+    h.hot_arena_size = lay.hot_arena_size
+    h.hot_arena_used = 1
     name = creator.encode()[: c("VRIFT_CREATOR_LEN") - 1]
     ffi.memmove(h.creator, name, len(name))
     base = ffi.cast("char *", h)
@@ -74,15 +84,19 @@ def create_session(
     slot_count: int | None = None,
     enabled: bool = True,
     counters_only: bool = False,
+    hot_entries: int | None = None,
 ) -> Path:
     """Create a new session file at `path` (which must not exist).
-    `counters_only`: count calls, errors and bytes but read no clock."""
+    `counters_only`: count calls, errors and bytes but read no clock.
+    `hot_entries`: size of the hot-path table (a power of two; 0 for none)."""
     p = Path(path)
     if slot_count is None:
         slot_count = c("VRIFT_DEFAULT_SLOT_COUNT")
     if not 2 <= slot_count <= 1_000_000:
         raise SessionError(f"slot count {slot_count} out of range (2..1000000)")
-    lay = layout(slot_count)
+    if hot_entries is not None and hot_entries and hot_entries & (hot_entries - 1):
+        raise SessionError(f"hot-path entries {hot_entries} is not a power of two")
+    lay = layout(slot_count, hot_entries)
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(p, flags, 0o600)
@@ -96,7 +110,7 @@ def create_session(
         except OSError as e:
             raise SessionError(f"cannot reserve {lay.file_size} bytes for {p}: {e.strerror}") from None
         with mmap.mmap(fd, lay.file_size) as m:
-            write_layout(m, slot_count)
+            write_layout(m, slot_count, hot_entries=hot_entries)
             ffi = _ffi.ffi()
             h = ffi.cast("struct vrift_header *", ffi.from_buffer(m))
             h.start_realtime_ns = _realtime_ns()
@@ -160,7 +174,9 @@ def reset(path: str | os.PathLike[str]) -> None:
     """Start counting from zero.
 
     Bumps the header's reset generation; nothing else in the process slots
-    is written from outside. Each process zeroes its own slot at its next
+    is written from outside. (The shared hot-path table's counters and the
+    overflow slot are cleared here with aligned 8-byte stores, which are
+    atomic against the shim's locked adds.) Each process zeroes its own slot at its next
     call and marks it with the new generation, and readers ignore slots of
     an older generation, so no increment is lost or half-reset and nothing
     goes negative. Only the overflow slot (shared, written with locked
@@ -176,6 +192,14 @@ def reset(path: str | os.PathLike[str]) -> None:
         m[start : start + int(hdr.slot_size) - head] = bytes(int(hdr.slot_size) - head)
         overflow = ffi.cast("struct vrift_slot_head *", ffi.cast("char *", hdr) + int(hdr.slots_offset))
         overflow.reset_generation = gen
+        # Hot paths stay claimed (their names remain valid); their counters restart.
+        entry = ffi.sizeof("struct vrift_hot_entry")
+        zeros = bytes(32)  # calls, errors, latency_ns, ops
+        for i in range(int(hdr.hot_count)):
+            at = int(hdr.hot_offset) + i * entry + 16
+            m[at : at + 32] = zeros
+        hdr.hot_dropped = 0
+        hdr.hot_unresolved = 0
         hdr.reset_realtime_ns = _realtime_ns()
         hdr.reset_generation = gen  # published last: processes renew on their next call
 

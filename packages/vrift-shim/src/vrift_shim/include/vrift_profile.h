@@ -30,7 +30,7 @@
 #define VRIFT_MAGIC 0x56524654
 #define VRIFT_BYTE_ORDER_MARK 0x01020304
 #define VRIFT_VERSION_MAJOR 1
-#define VRIFT_VERSION_MINOR 0
+#define VRIFT_VERSION_MINOR 1
 
 /* log2 latency histogram: bucket i holds integer ns in [2^i, 2^(i+1)),
  * bucket 0 also holds 0 ns, the last bucket holds everything >= 2^31 ns. */
@@ -42,6 +42,11 @@
 /* Slots a new session reserves unless told otherwise (one per process
  * image; ~5.3 KB each, so 4096 slots reserve ~21 MB). */
 #define VRIFT_DEFAULT_SLOT_COUNT 4096
+
+/* Hot-path table (format 1.1): distinct paths, their calls and time. */
+#define VRIFT_HOT_DEFAULT_ENTRIES 16384
+#define VRIFT_HOT_DEFAULT_ARENA 1048576
+#define VRIFT_HOT_MAX_PROBE 32
 
 /* Operation classes. Several libc entry points map to one class
  * (docs/symbols.md lists them). Append only. */
@@ -96,9 +101,13 @@ enum vrift_clock_source {
     VRIFT_CLOCK_TSC = 1         /* invariant TSC, ns = (ticks * clock_mult) >> 32 */
 };
 
+/* What counting does, as bits of the `enabled` word (0 = stopped). */
 enum vrift_mode {
-    VRIFT_MODE_FULL = 1,        /* count and time every call */
-    VRIFT_MODE_COUNTERS = 2     /* count only: no clock reads */
+    VRIFT_MODE_COUNT = 1,       /* calls, errors, bytes */
+    VRIFT_MODE_TIME = 2,        /* latency sums and histograms (two clock reads) */
+    VRIFT_MODE_HOT = 4,         /* the shared hot-path table */
+    VRIFT_MODE_FULL = 7,
+    VRIFT_MODE_COUNTERS = 1
 };
 
 enum vrift_slot_state {
@@ -157,7 +166,16 @@ struct vrift_header {
     char creator[VRIFT_CREATOR_LEN];
     uint32_t mode;              /* enum vrift_mode: what `enabled` becomes on start */
     uint32_t header_reserved1;
-    uint64_t reserved[7];
+
+    /* hot-path table (1.1); hot_count == 0: none */
+    uint64_t hot_offset;        /* struct vrift_hot_entry[hot_count] */
+    uint32_t hot_count;         /* a power of two */
+    uint32_t hot_arena_size;    /* bytes for the path strings */
+    uint64_t hot_arena_offset;
+    uint64_t hot_arena_used;    /* bump allocator; starts at 1 (offset 0 = no path) */
+    uint64_t hot_dropped;       /* path calls not recorded: no free entry in reach */
+    uint64_t hot_unresolved;    /* path calls relative to a directory fd: not recorded */
+    uint64_t reserved[1];
 };
 
 /* One row of the field table: a named run of u64 inside a slot. */
@@ -179,6 +197,20 @@ struct vrift_slot_head {
     uint64_t start_realtime_ns;
     char comm[VRIFT_COMM_LEN];  /* program_invocation_short_name */
     uint64_t head_reserved;
+};
+
+/* One distinct path. Claimed by a CAS of `hash` from 0; the claimer then
+ * copies the path into the arena and publishes `path_off` last. Counters
+ * are shared by every process of the session (locked adds). */
+struct vrift_hot_entry {
+    uint64_t hash;              /* 0: empty */
+    uint32_t path_off;          /* into the arena; 0 until the path is stored */
+    uint32_t path_len;
+    uint64_t calls;
+    uint64_t errors;
+    uint64_t latency_ns;        /* over timed calls */
+    uint64_t ops;               /* bit i set: operation i (enum vrift_op) hit it */
+    uint64_t entry_reserved[2];
 };
 
 struct vrift_op_stats {

@@ -1,0 +1,153 @@
+/*
+ * hotpaths.c — the shared table of hot paths: every distinct path the
+ * session's processes name, with its calls, errors, time and operations.
+ *
+ * Lock-free and shared by all processes: an entry is claimed by a CAS of
+ * its 64-bit path hash into an empty slot (linear probing, at most
+ * VRIFT_HOT_MAX_PROBE steps); the claimer copies the path into a bump-
+ * allocated arena and publishes its offset last. Counters are locked
+ * adds. When no entry is in reach, the call is counted in hot_dropped,
+ * never silently lost. Relative paths are recorded under the process's
+ * working directory (cached; chdir/fchdir invalidate it); paths relative
+ * to a directory fd cannot be named cheaply and count in hot_unresolved.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+/* ---- the working directory, cached per process ---- */
+
+static char vr_cwd[PATH_MAX];
+static uint32_t vr_cwd_len;
+static uint64_t vr_cwd_hash;
+static int vr_cwd_state; /* 0 unknown, 1 computing, 2 valid */
+
+void vr_cwd_changed(void)
+{
+    __atomic_store_n(&vr_cwd_state, 0, __ATOMIC_RELEASE);
+}
+
+/* ---- hashing: 8 bytes a step, seeded by the directory for relative paths ---- */
+
+static inline uint64_t mix(uint64_t h, uint64_t w)
+{
+    h ^= w;
+    h *= 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 29);
+}
+
+static uint64_t hash_bytes(uint64_t seed, const char *p, size_t n)
+{
+    uint64_t h = seed ^ (n * 0xC2B2AE3D27D4EB4Full);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = mix(h, w);
+        p += 8;
+        n -= 8;
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, p, n);
+    h = mix(h, tail | ((uint64_t)n << 56));
+    return h ? h : 1; /* 0 marks an empty entry */
+}
+
+#define ABS_SEED 0x243F6A8885A308D3ull
+
+static int cwd_ready(void)
+{
+    int st = __atomic_load_n(&vr_cwd_state, __ATOMIC_ACQUIRE);
+    if (st == 2)
+        return 1;
+    if (st == 1)
+        return 0;
+    int expect = 0;
+    if (!__atomic_compare_exchange_n(&vr_cwd_state, &expect, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return 0;
+    int saved = errno;
+    long n = syscall(SYS_getcwd, vr_cwd, sizeof vr_cwd);
+    errno = saved;
+    if (n <= 1 || vr_cwd[0] != '/') {
+        __atomic_store_n(&vr_cwd_state, 0, __ATOMIC_RELEASE);
+        return 0;
+    }
+    vr_cwd_len = (uint32_t)strlen(vr_cwd);
+    vr_cwd_hash = hash_bytes(ABS_SEED, vr_cwd, vr_cwd_len);
+    __atomic_store_n(&vr_cwd_state, 2, __ATOMIC_RELEASE);
+    return 1;
+}
+
+/* ---- the table ---- */
+
+static void store_path(struct vrift_header *h, struct vrift_hot_entry *e, const char *rel,
+                       size_t rel_len, int relative)
+{
+    size_t len = relative ? vr_cwd_len + 1 + rel_len : rel_len;
+    uint64_t off = __atomic_fetch_add(&h->hot_arena_used, len + 1, __ATOMIC_RELAXED);
+    if (off + len + 1 > h->hot_arena_size || len > UINT32_MAX)
+        return; /* arena full: counts kept, path shown as unknown */
+    char *dst = (char *)h + h->hot_arena_offset + off;
+    if (relative) {
+        memcpy(dst, vr_cwd, vr_cwd_len);
+        dst[vr_cwd_len] = '/';
+        memcpy(dst + vr_cwd_len + 1, rel, rel_len);
+    } else {
+        memcpy(dst, rel, rel_len);
+    }
+    dst[len] = '\0';
+    e->path_len = (uint32_t)len;
+    __atomic_store_n(&e->path_off, (uint32_t)off, __ATOMIC_RELEASE);
+}
+
+void vr_hot_record(uint64_t ctl, enum vrift_op op, int dirfd, const char *path, uint64_t ns, int failed)
+{
+    struct vrift_header *h = vr_hdr;
+    if (!h || !h->hot_count || !path)
+        return;
+    size_t len = strlen(path);
+    if (len == 0)
+        return;
+    int relative = path[0] != '/';
+    uint64_t seed = ABS_SEED;
+    if (relative) {
+        if (dirfd != AT_FDCWD || !cwd_ready()) {
+            __atomic_fetch_add(&h->hot_unresolved, 1, __ATOMIC_RELAXED);
+            return;
+        }
+        seed = vr_cwd_hash;
+    }
+    uint64_t hash = hash_bytes(seed, path, len);
+    struct vrift_hot_entry *table = (struct vrift_hot_entry *)((char *)h + h->hot_offset);
+    uint32_t mask = h->hot_count - 1;
+    for (uint32_t i = 0; i < VRIFT_HOT_MAX_PROBE; i++) {
+        struct vrift_hot_entry *e = &table[(hash + i) & mask];
+        uint64_t cur = __atomic_load_n(&e->hash, __ATOMIC_RELAXED);
+        if (cur == 0) {
+            uint64_t expect = 0;
+            if (__atomic_compare_exchange_n(&e->hash, &expect, hash, 0, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_RELAXED))
+                store_path(h, e, path, len, relative);
+            else
+                cur = expect;
+            if (cur != 0 && cur != hash)
+                continue;
+        } else if (cur != hash) {
+            continue;
+        }
+        __atomic_fetch_add(&e->calls, 1, __ATOMIC_RELAXED);
+        if (VR_MODE(ctl) & VRIFT_MODE_TIME)
+            __atomic_fetch_add(&e->latency_ns, ns, __ATOMIC_RELAXED);
+        if (failed)
+            __atomic_fetch_add(&e->errors, 1, __ATOMIC_RELAXED);
+        uint64_t bit = 1ull << op;
+        if (!(__atomic_load_n(&e->ops, __ATOMIC_RELAXED) & bit))
+            __atomic_fetch_or(&e->ops, bit, __ATOMIC_RELAXED);
+        return;
+    }
+    __atomic_fetch_add(&h->hot_dropped, 1, __ATOMIC_RELAXED);
+}

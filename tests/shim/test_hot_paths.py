@@ -1,0 +1,83 @@
+"""The shared hot-path table: exact under concurrent writers, honest when full."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from helpers import profiled_env
+from vrift_profile import create_session, read_profile, reset
+
+
+def test_exact_counts_with_concurrent_processes_and_threads(cbin, shim_lib, tmp_path, rundir):
+    d = tmp_path / "d"
+    d.mkdir()
+    for i in range(10):
+        (d / f"p{i}").write_text("x")
+    session = create_session(tmp_path / "p.vrift")
+    subprocess.run(
+        [cbin / "hot_stress", d, "10", "500", "4", "2"],
+        env=profiled_env(shim_lib, session),
+        check=True,
+        timeout=120,
+    )
+    snap = read_profile(session)
+    by_path = {h.path: h for h in snap.hot.paths}
+    for i in range(10):
+        h = by_path[f"{d}/p{i}"]
+        assert h.calls == 4 * 2 * 500, h
+        assert h.errors == 0 and h.ops == ("stat",)
+        assert h.latency_ns > 0
+    assert snap.hot.dropped == 0
+    assert snap.ops["stat"].calls == 4 * 2 * 500 * 10
+
+
+def test_full_table_counts_what_it_drops(cbin, shim_lib, tmp_path, rundir):
+    d = tmp_path / "d"
+    d.mkdir()
+    session = create_session(tmp_path / "p.vrift", hot_entries=16)
+    subprocess.run(
+        [cbin / "hot_stress", d, "100", "3", "2", "1"],
+        env=profiled_env(shim_lib, session),
+        check=True,
+        timeout=60,
+    )
+    snap = read_profile(session)
+    recorded = sum(h.calls for h in snap.hot.paths)
+    assert len(snap.hot.paths) == 16
+    assert recorded + snap.hot.dropped == 100 * 3 * 2  # every path call is accounted for
+    assert snap.hot.dropped > 0
+    assert all(h.errors == h.calls for h in snap.hot.paths)  # the paths do not exist
+    assert snap.hot.capacity == 16
+
+
+def test_relative_paths_are_recorded_under_the_cwd_and_reset_clears(cbin, shim_lib, tmp_path, rundir):
+    session = create_session(tmp_path / "p.vrift")
+    (tmp_path / "rel.txt").write_text("x")
+    subprocess.run(
+        [cbin / "stat_loop", "rel.txt", "5", "/nonexistent-abs", "2"],
+        cwd=tmp_path,
+        env=profiled_env(shim_lib, session),
+        check=True,
+        capture_output=True,
+    )
+    by_path = {h.path: h for h in read_profile(session).hot.paths}
+    assert by_path[f"{tmp_path}/rel.txt"].calls == 5
+    assert by_path["/nonexistent-abs"].calls == 2 and by_path["/nonexistent-abs"].ops == ("lstat",)
+    reset(session)
+    assert read_profile(session).hot.paths == ()
+
+
+def test_counters_only_mode_records_no_paths(cbin, shim_lib, tmp_path, rundir):
+    session = create_session(tmp_path / "p.vrift", counters_only=True)
+    subprocess.run(
+        [cbin / "stat_loop", "/etc/hostname", "5", "/x", "0"],
+        env=profiled_env(shim_lib, session),
+        check=True,
+        capture_output=True,
+    )
+    snap = read_profile(session)
+    assert snap.ops["stat"].calls == 5 and snap.ops["stat"].timed_calls == 0
+    assert snap.hot.paths == ()
+    assert os.path.exists(session)
