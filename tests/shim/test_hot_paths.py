@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 from helpers import profiled_env
 from vrift_profile import create_session, read_profile, reset
