@@ -22,7 +22,8 @@ def test_exact_counts_with_concurrent_processes_and_threads(cbin, shim_lib, tmp_
         timeout=120,
     )
     snap = read_profile(session)
-    by_path = {h.path: h for h in snap.hot.paths}
+    by_path = {h.path: h for h in snap.hot.by_path()}
+    assert {h.command for h in snap.hot.paths} == {"hot_stress"}
     for i in range(10):
         h = by_path[f"{d}/p{i}"]
         assert h.calls == 4 * 2 * 500, h
@@ -61,7 +62,7 @@ def test_relative_paths_are_recorded_under_the_cwd_and_reset_clears(cbin, shim_l
         check=True,
         capture_output=True,
     )
-    by_path = {h.path: h for h in read_profile(session).hot.paths}
+    by_path = {h.path: h for h in read_profile(session).hot.by_path()}
     assert by_path[f"{tmp_path}/rel.txt"].calls == 5
     assert by_path["/nonexistent-abs"].calls == 2 and by_path["/nonexistent-abs"].ops == ("lstat",)
     reset(session)

@@ -1,6 +1,7 @@
 /*
- * hotpaths.c — the shared table of hot paths: every distinct path the
- * session's processes name, with its calls, errors, time and operations.
+ * hotpaths.c — the shared table of hot paths: every distinct path each
+ * command of the session names, with its calls, errors, time and
+ * operations (so a flame graph can be rooted at the command).
  *
  * Lock-free and shared by all processes: an entry is claimed by a CAS of
  * its 64-bit path hash into an empty slot (linear probing, at most
@@ -59,6 +60,22 @@ static uint64_t hash_bytes(uint64_t seed, const char *p, size_t n)
 
 #define ABS_SEED 0x243F6A8885A308D3ull
 
+/* This image's command, as a hash seed (computed once per image; a fork
+ * child keeps its parent's program name, an exec starts afresh). */
+static uint64_t vr_comm_seed;
+
+static uint64_t comm_seed(void)
+{
+    uint64_t s = __atomic_load_n(&vr_comm_seed, __ATOMIC_RELAXED);
+    if (VR_UNLIKELY(s == 0)) {
+        const char *c = program_invocation_short_name;
+        size_t n = strnlen(c, VRIFT_HOT_COMM_LEN - 1);
+        s = hash_bytes(0x13198A2E03707344ull, c, n);
+        __atomic_store_n(&vr_comm_seed, s, __ATOMIC_RELAXED);
+    }
+    return s;
+}
+
 static int cwd_ready(void)
 {
     int st = __atomic_load_n(&vr_cwd_state, __ATOMIC_ACQUIRE);
@@ -88,6 +105,7 @@ static void store_path(struct vrift_header *h, struct vrift_hot_entry *e, const 
                        size_t rel_len, int relative)
 {
     size_t len = relative ? vr_cwd_len + 1 + rel_len : rel_len;
+    strncpy(e->comm, program_invocation_short_name, VRIFT_HOT_COMM_LEN - 1);
     uint64_t off = __atomic_fetch_add(&h->hot_arena_used, len + 1, __ATOMIC_RELAXED);
     if (off + len + 1 > h->hot_arena_size || len > UINT32_MAX)
         return; /* arena full: counts kept, path shown as unknown */
@@ -121,7 +139,7 @@ void vr_hot_record(uint64_t ctl, enum vrift_op op, int dirfd, const char *path, 
         }
         seed = vr_cwd_hash;
     }
-    uint64_t hash = hash_bytes(seed, path, len);
+    uint64_t hash = hash_bytes(seed ^ comm_seed(), path, len);
     struct vrift_hot_entry *table = (struct vrift_hot_entry *)((char *)h + h->hot_offset);
     uint32_t mask = h->hot_count - 1;
     for (uint32_t i = 0; i < VRIFT_HOT_MAX_PROBE; i++) {

@@ -306,8 +306,8 @@ def _hot_paths(header: Header, hot: bytes, op_names: tuple[str, ...]) -> HotPath
     words = memoryview(hot)[: header.hot_count * 64].cast("Q")
     arena_at = header.hot_arena_offset - header.hot_offset
     arena_size = header.hot_arena_size
-    merged: dict[str, list] = {}
-    unknown = [0, 0, 0, 0]
+    merged: dict[tuple[str, str], list] = {}
+    unknowns: dict[str, list] = {}
     for i in range(header.hot_count):
         w = i * 8
         if not words[w] or not words[w + 2]:
@@ -315,12 +315,15 @@ def _hot_paths(header: Header, hot: bytes, op_names: tuple[str, ...]) -> HotPath
         off_len = words[w + 1]
         off, length = off_len & 0xFFFFFFFF, off_len >> 32
         calls, errors, latency, ops = words[w + 2], words[w + 3], words[w + 4], words[w + 5]
+        raw_comm = hot[i * 64 + 48 : i * 64 + 64].split(b"\0", 1)[0]
+        comm = raw_comm.decode("utf-8", "replace") or "?"
         if off == 0 or off + length >= arena_size:
-            target = unknown  # claimed, path not stored (arena full) or not yet published
+            # claimed, but the path is not stored (arena full) or not yet published
+            target = unknowns.setdefault(comm, [0, 0, 0, 0])
         else:
             raw = hot[arena_at + off : arena_at + off + length]
             name = raw.decode("utf-8", "surrogateescape")
-            target = merged.setdefault(name, [0, 0, 0, 0])
+            target = merged.setdefault((comm, name), [0, 0, 0, 0])
         target[0] += calls
         target[1] += errors
         target[2] += latency
@@ -329,10 +332,9 @@ def _hot_paths(header: Header, hot: bytes, op_names: tuple[str, ...]) -> HotPath
     def names(mask: int) -> tuple[str, ...]:
         return tuple(op for i, op in enumerate(op_names) if mask >> i & 1)
 
-    paths = [HotPath(k, v[0], v[1], v[2], names(v[3])) for k, v in merged.items()]
-    if unknown[0]:
-        paths.append(HotPath("(path not stored)", unknown[0], unknown[1], unknown[2], names(unknown[3])))
-    paths.sort(key=lambda h: (-h.calls, h.path))
+    paths = [HotPath(p, v[0], v[1], v[2], names(v[3]), c) for (c, p), v in merged.items()]
+    paths += [HotPath("(path not stored)", v[0], v[1], v[2], names(v[3]), c) for c, v in unknowns.items()]
+    paths.sort(key=lambda h: (-h.calls, h.path, h.command))
     return HotPathTable(tuple(paths), header.hot_count, header.hot_dropped, header.hot_unresolved)
 
 

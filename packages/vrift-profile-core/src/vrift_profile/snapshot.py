@@ -224,16 +224,18 @@ class SessionInfo:
 
 @dataclass(frozen=True)
 class HotPath:
-    """One distinct path from the session's shared hot-path table."""
+    """One path as one command used it (from the session's hot-path table)."""
 
     path: str
     calls: int
     errors: int
     latency_ns: int  # over timed calls
     ops: tuple[str, ...]  # operations that hit it
+    command: str = ""  # "" when aggregated over commands
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "command": self.command,
             "path": self.path,
             "calls": self.calls,
             "errors": self.errors,
@@ -243,7 +245,14 @@ class HotPath:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> HotPath:
-        return cls(d["path"], int(d["calls"]), int(d["errors"]), int(d["latency_ns"]), tuple(d["ops"]))
+        return cls(
+            d["path"],
+            int(d["calls"]),
+            int(d["errors"]),
+            int(d["latency_ns"]),
+            tuple(d["ops"]),
+            d.get("command", ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -255,8 +264,25 @@ class HotPathTable:
     dropped: int = 0  # path calls with no free entry in reach
     unresolved: int = 0  # path calls relative to a directory fd
 
+    def by_path(self) -> list[HotPath]:
+        """One entry per path, summed over the commands that used it
+        (`command` lists them, most calls first, comma-separated)."""
+        acc: dict[str, list] = {}
+        for h in self.paths:
+            a = acc.setdefault(h.path, [0, 0, 0, {}, {}])
+            a[0] += h.calls
+            a[1] += h.errors
+            a[2] += h.latency_ns
+            a[3].update(dict.fromkeys(h.ops))
+            a[4][h.command] = a[4].get(h.command, 0) + h.calls
+        return [
+            HotPath(p, a[0], a[1], a[2], tuple(a[3]), ",".join(sorted(a[4], key=lambda c: -a[4][c])))
+            for p, a in acc.items()
+        ]
+
     def top(self, n: int, key: str = "calls") -> list[HotPath]:
-        return sorted(self.paths, key=lambda h: (-getattr(h, key), h.path))[:n]
+        """The n paths (over all commands) with the most calls or latency_ns."""
+        return sorted(self.by_path(), key=lambda h: (-getattr(h, key), h.path))[:n]
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -199,18 +199,21 @@ struct vrift_slot_head {
     uint64_t head_reserved;
 };
 
-/* One distinct path. Claimed by a CAS of `hash` from 0; the claimer then
- * copies the path into the arena and publishes `path_off` last. Counters
- * are shared by every process of the session (locked adds). */
+#define VRIFT_HOT_COMM_LEN 16
+
+/* One distinct (command, path) pair. Claimed by a CAS of `hash` from 0;
+ * the claimer then writes `comm`, copies the path into the arena and
+ * publishes `path_off` last. Counters are shared by every process of the
+ * session (locked adds). */
 struct vrift_hot_entry {
-    uint64_t hash;              /* 0: empty */
+    uint64_t hash;              /* of command and path; 0: empty */
     uint32_t path_off;          /* into the arena; 0 until the path is stored */
     uint32_t path_len;
     uint64_t calls;
     uint64_t errors;
     uint64_t latency_ns;        /* over timed calls */
     uint64_t ops;               /* bit i set: operation i (enum vrift_op) hit it */
-    uint64_t entry_reserved[2];
+    char comm[VRIFT_HOT_COMM_LEN]; /* the command, truncated like Linux's comm */
 };
 
 struct vrift_op_stats {
