@@ -53,7 +53,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--counters-only", action="store_true", help="count calls but read no clock (cheapest)")
     verb("stop", stop, "stop counting (running processes obey at their next call)")
     verb("reset", reset_cmd, "zero all counters of the session")
-    verb("show", show, "print the session's statistics")
+    v = verb("show", show, "print the session's statistics")
+    v.add_argument("--hot", type=int, metavar="N", default=0, help="also list the N hottest paths")
+    v.add_argument("--by-command", action="store_true", help="full per-command breakdown")
+    v.add_argument("--watch", action="store_true", help="refresh live until Ctrl-C")
+    v.add_argument("--interval", type=float, default=1.0, metavar="S", help="seconds between refreshes")
+    v.add_argument("--iterations", type=int, default=None, metavar="N", help="stop --watch after N refreshes")
     v = verb("export", export, "write the session's statistics in a machine format")
     v.add_argument("--format", default="json", help="output format (see --list-formats; default json)")
     v.add_argument("--output", "-o", help="write to FILE (atomically) instead of stdout")
@@ -127,8 +132,15 @@ def reset_cmd(args: argparse.Namespace) -> int:
 
 
 def show(args: argparse.Namespace) -> int:
-    snap = read_profile(resolve_session(args.path))
-    print(render.render_show(snap))
+    path = resolve_session(args.path)
+    if args.watch:
+        from .watch import watch
+
+        if args.interval <= 0:
+            raise SessionError("--interval must be positive")
+        return watch(path, args.interval, args.iterations)
+    snap = read_profile(path)
+    print(render.render_show(snap, hot=max(0, args.hot), by_command=args.by_command))
     return 0
 
 
@@ -238,5 +250,7 @@ def profile_run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, old)
     set_enabled(path, False)
-    print(render.render_summary(read_profile(path)), file=sys.stderr)
+    from .style import stderr_color
+
+    print(render.render_summary(read_profile(path), color=stderr_color()), file=sys.stderr)
     return 128 - rc if rc < 0 else rc

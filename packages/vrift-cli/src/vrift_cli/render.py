@@ -31,22 +31,35 @@ def syscall_lines(snap: Snapshot) -> list[str]:
         return ["(no calls counted yet)"]
     ops.sort(key=lambda kv: (-kv[1].est_total_ns, -kv[1].calls))
     sampled = [name for name, s in ops if 0 < s.timed_calls < s.calls]
-    rows = []
+    rows = [["", "calls", "time", "p50", "p99", "max", "errors"]]
     for name, s in ops:
-        mark = "*" if name in sampled else ""
+        timed = s.timed_calls > 0
         rows.append(
             [
-                name + mark,
-                f"{units.count(s.calls)} calls",
-                f"({units.duration_ns(s.est_total_ns)} total)" if s.timed_calls else "(not timed)",
-                f"mean {units.duration_ns(s.mean_ns)}" if s.timed_calls else "",
-                f"{units.count(s.errors)} errors" if s.errors else "",
+                name + ("*" if name in sampled else ""),
+                units.count(s.calls),
+                units.duration_ns(s.est_total_ns) if timed else "untimed",
+                _bound(s.percentile_ns(0.5)) if timed else "",
+                _bound(s.percentile_ns(0.99)) if timed else "",
+                _bound(s.max_ns) if timed else "",
+                units.count(s.errors) if s.errors else "",
             ]
         )
-    lines = _tree(_table(rows, "<>><>"))
+    table = _table(rows, "<>>>>>>")
+    lines = ["   " + table[0]] + _tree(table[1:])
+    if any(s.timed_calls for _, s in ops):
+        lines.append("   p50/p99/max: upper bounds of log2 buckets (the value is within 2x below)")
     if sampled:
-        lines.append("   * timed on a 1-in-16 sample; total = sampled mean x calls")
+        lines.append("   * timed on a 1-in-16 sample; time = sampled mean x calls")
     return lines
+
+
+def _bound(ns: float | None) -> str:
+    if ns is None:
+        return "-"
+    if ns == float("inf"):
+        return ">2.1s"
+    return "≤" + units.duration_ns(ns + 1)  # bucket [2^i, 2^(i+1)): below 2^(i+1) ns
 
 
 def _counter_block(snap: Snapshot) -> list[str]:
@@ -105,7 +118,7 @@ def _command_lines(snap: Snapshot) -> list[str]:
     return lines
 
 
-def show_lines(snap: Snapshot) -> list[str]:
+def show_lines(snap: Snapshot, top_commands: bool = True) -> list[str]:
     s = snap.session
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.start_realtime_ns / 1e9))
     ncmd = len([c for c in snap.commands if c.processes])
@@ -129,7 +142,7 @@ def show_lines(snap: Snapshot) -> list[str]:
     lines += syscall_lines(snap)
     lines += [""] + _counter_block(snap)
     lines += [""] + _error_lines(snap)
-    cmd = _command_lines(snap)
+    cmd = _command_lines(snap) if top_commands else []
     if cmd:
         lines += [""] + cmd
     return lines
@@ -146,23 +159,46 @@ def box(lines: list[str]) -> str:
     return "\n".join(out)
 
 
-def render_show(snap: Snapshot) -> str:
-    return box(show_lines(snap))
+def render_show(snap: Snapshot, hot: int = 0, by_command: bool = False) -> str:
+    from .views import command_lines, hot_lines
+
+    lines = show_lines(snap, top_commands=not by_command)
+    if by_command:
+        lines += [""] + command_lines(snap)
+    if hot:
+        lines += [""] + hot_lines(snap, hot)
+    return box(lines)
 
 
-def render_summary(snap: Snapshot) -> str:
-    """The short report `vrift profile run` prints when the command ends."""
+def render_summary(snap: Snapshot, color: bool = False) -> str:
+    """The short report `vrift profile run` prints when the command ends:
+    duration, calls, time inside them, VFS share (RFC colours), disk saved."""
+    from .style import paint, share_color
+
     s = snap.session
     ops = snap.ops
     top = sorted(((n, o) for n, o in ops.items() if o.calls), key=lambda kv: -kv[1].est_total_ns)[:4]
     total_ns = sum(o.est_total_ns for o in ops.values())
     parts = ", ".join(f"{n} {units.count(o.calls)}" for n, o in top)
+    ctr = snap.counters
+    handled, passthrough = ctr.get("vfs_handled"), ctr.get("vfs_passthrough")
+    if handled is None or passthrough is None:
+        vfs = paint("vrift: VFS not active (no projection): every call went to the file system", "dim", color)
+    else:
+        pct = 100.0 * handled / (handled + passthrough) if handled + passthrough else 0.0
+        vfs = "vrift: VFS handled " + paint(f"{pct:.1f}%", share_color(pct), color)
+        vfs += f" of {units.count(handled + passthrough)} calls"
+        if "time_saved_ns" in ctr:
+            vfs += f", saved ~{units.duration_ns(ctr['time_saved_ns'])}"
+        if "dedup_savings" in ctr:
+            vfs += f", disk saved {units.size(ctr['dedup_savings'])}"
     return "\n".join(
         [
-            f"vrift: {units.count(snap.total_calls)} file-system calls in "
+            paint("vrift: ", "bold", color) + f"{units.count(snap.total_calls)} file-system calls in "
             f"{units.count(snap.processes)} processes over {units.duration_ns(s.duration_ns)} "
             f"({units.duration_ns(total_ns)} inside them)",
             f"vrift: top: {parts}" if parts else "vrift: no calls counted",
+            vfs,
             f"vrift: profile {s.path} (vrift profile show --path {s.path})",
         ]
     )
