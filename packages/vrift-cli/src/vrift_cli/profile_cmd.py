@@ -67,6 +67,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v = verb("serve", serve, "serve the session as Prometheus /metrics (live)")
     v.add_argument("--port", type=int, default=9464, help="TCP port (default 9464)")
     v.add_argument("--addr", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    v = verb("flamegraph", flamegraph, "folded stacks (command;dir;...;file) and an SVG flame graph")
+    v.add_argument("--weight", choices=("time", "calls"), default="time", help="frame width (default time)")
+    v.add_argument("--output", "-o", help="folded stacks file (default stdout)")
+    v.add_argument("--svg", help="also write a flame graph SVG to this file")
+    v = verb("report", report, "a self-contained HTML report")
+    v.add_argument("--output", "-o", required=True, help="HTML file to write")
     v = verbs.add_parser("diff", help="compare two profiles (session files or JSON exports)")
     v.add_argument("a", help="baseline profile")
     v.add_argument("b", help="new profile")
@@ -169,6 +175,40 @@ def export(args: argparse.Namespace, rest: list[str]) -> int:
         raise
     except Exception as e:  # a third-party exporter's bug: one line, not a traceback
         raise ProfileError(f"exporter '{exporter.name}' failed: {type(e).__name__}: {e}") from None
+    return 0
+
+
+def _load_for_view(args: argparse.Namespace):
+    from vrift_profile import load
+
+    return load(args.path) if args.path else read_profile(resolve_session(None))
+
+
+def flamegraph(args: argparse.Namespace) -> int:
+    from vrift_profile import write_output
+    from vrift_profile.flame import folded_stacks
+
+    from .flamegraph_svg import render_svg
+
+    snap = _load_for_view(args)
+    if not snap.hot.paths:
+        raise SessionError("no hot paths recorded in this session (nothing to draw)")
+    lines = folded_stacks(snap, args.weight)
+    write_output(("\n".join(lines) + "\n").encode(), args.output)
+    if args.svg:
+        unit = "ns" if args.weight == "time" else "calls"
+        title = f"vrift: file-system {args.weight} by command and path"
+        write_output(render_svg(lines, title, unit).encode(), args.svg)
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    from vrift_profile import write_output
+
+    from .report import render_report
+
+    write_output(render_report(_load_for_view(args)).encode(), args.output)
+    print(f"vrift: report written: {args.output}")
     return 0
 
 

@@ -1,0 +1,213 @@
+"""Analytics views: percentiles, hot paths, per command, live watch, summary,
+HTML report (rendered in headless Chromium) and flame graphs."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from helpers import profiled_env, vrift
+from vrift_profile import create_session, read_profile
+from vrift_profile.flame import folded_stacks
+from vrift_profile.writer import SyntheticWriter
+
+
+def test_percentiles_match_hand_computed_bucket_bounds(tmp_path, rundir):
+    p = create_session(tmp_path / "p.vrift")
+    with SyntheticWriter(p) as w:
+        # 100 timed stats: 50 in [8,16) ns, 49 in [1024,2048) ns, 1 in [2^20, 2^21) ns
+        w.add(
+            w.process("synth"),
+            "stat",
+            calls=100,
+            latency_ns=50 * 10 + 49 * 1500 + 1_500_000,
+            histogram={3: 50, 10: 49, 20: 1},
+        )
+    s = read_profile(p).ops["stat"]
+    assert s.percentile_ns(0.50) == 2**4 - 1
+    assert s.percentile_ns(0.51) == 2**11 - 1
+    assert s.percentile_ns(0.90) == 2**11 - 1
+    assert s.percentile_ns(0.99) == 2**11 - 1
+    assert s.percentile_ns(1.0) == 2**21 - 1
+    assert s.max_ns == 2**21 - 1
+    show = vrift("profile", "show", "--path", str(p)).stdout
+    row = next(ln for ln in show.splitlines() if "─ stat" in ln).split()
+    assert row[3:8] == ["100", "1.6ms", "≤16ns", "≤2.0us", "≤2.1ms"]
+    assert "upper bounds of log2 buckets" in show
+
+
+def test_hot_and_by_command_sections(sample_session: Path):
+    out = vrift("profile", "show", "--path", str(sample_session), "--hot", "3", "--by-command").stdout
+    assert "Hot Paths (most called, top 3 of" in out
+    assert "Hot Paths (most time, top 3 of" in out
+    host = next(ln for ln in out.splitlines() if "─ /etc/hostname " in ln).split()
+    assert int(host[3].replace(",", "")) >= 300  # stat_loop's 300, plus ls's
+    assert "stat" in host[-3].split(",") and "stat_loop" in host[-2].split(",")
+    assert re.search(r"─ /nonexistent-vrift\s+40\s+\S+\s+40\s+lstat\s+stat_loop\s", out)
+    assert "Commands (2):" in out and re.search(r"─ stat_loop\s+1\s+340\s", out)
+
+
+def _read_pty(fd: int, seconds: float) -> str:
+    out = b""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    return out.decode("utf-8", "replace")
+
+
+def test_watch_in_a_terminal_shows_changing_numbers(cbin, shim_lib, tmp_path, rundir):
+    session = create_session(tmp_path / "live.vrift")
+    work = subprocess.Popen([cbin / "stat_forever", "/etc/hostname"], env=profiled_env(shim_lib, session))
+    master, slave = pty.openpty()
+    try:
+        watcher = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "vrift_cli",
+                "profile",
+                "show",
+                "--watch",
+                "--interval",
+                "0.3",
+                "--path",
+                str(session),
+            ],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+        )
+        text = _read_pty(master, 2.5)
+        watcher.send_signal(signal.SIGINT)
+        assert watcher.wait(timeout=10) == 0
+    finally:
+        work.kill()
+        work.wait()
+        os.close(master)
+        os.close(slave)
+    screens = [s for s in text.split("\x1b[H\x1b[2J") if s.strip()]
+    assert len(screens) >= 3
+    counts = [int(m.group(1).replace(",", "")) for s in screens if (m := re.search(r"calls ([\d,]+) \(", s))]
+    assert len(set(counts)) >= 3 and counts == sorted(counts)
+    assert "stat_forever" in screens[-1] and "calls/s" in screens[-1]
+
+
+def test_watch_without_a_terminal_prints_plain_lines(sample_session: Path):
+    out = vrift(
+        "profile", "show", "--watch", "--interval", "0.05", "--iterations", "3", "--path", str(sample_session)
+    ).stdout
+    lines = out.splitlines()
+    assert len(lines) == 3 and all(re.match(r"\d\d:\d\d:\d\d state=stopped calls=\d+ ", ln) for ln in lines)
+    assert "\x1b" not in out
+
+
+def test_summary_colours_only_on_a_terminal(cbin, rundir):
+    def run(env_extra: dict) -> str:
+        master, slave = pty.openpty()
+        env = dict(os.environ, **env_extra)
+        p = subprocess.Popen(
+            [sys.executable, "-m", "vrift_cli", "profile", "run", "--", "true"],
+            stdout=subprocess.DEVNULL,
+            stderr=slave,
+            env=env,
+        )
+        text = _read_pty(master, 6)
+        p.wait(timeout=10)
+        os.close(master)
+        os.close(slave)
+        return text
+
+    colored = run({})
+    assert "\x1b[1m" in colored and "VFS not active" in colored
+    plain = run({"NO_COLOR": "1"})
+    assert "\x1b[" not in plain and "VFS not active" in plain
+    piped = vrift("profile", "run", "--", "true").stderr
+    assert "\x1b[" not in piped
+
+
+def test_flamegraph_folded_and_svg(sample_session: Path, tmp_path: Path):
+    folded = tmp_path / "f.folded"
+    svg = tmp_path / "f.svg"
+    vrift("profile", "flamegraph", "--path", str(sample_session), "-o", str(folded), "--svg", str(svg))
+    lines = folded.read_text().splitlines()
+    snap = read_profile(sample_session)
+    assert lines == folded_stacks(snap, "time")
+    total = sum(int(ln.rpartition(" ")[2]) for ln in lines)
+    assert total == sum(h.latency_ns for h in snap.hot.paths)
+    assert any(ln.startswith("stat_loop;etc;hostname ") for ln in lines)
+    root = ET.parse(svg).getroot()
+    assert root.tag.endswith("svg") and len(root.findall(".//{http://www.w3.org/2000/svg}rect")) > 3
+    calls = vrift("profile", "flamegraph", "--path", str(sample_session), "--weight", "calls").stdout
+    assert "stat_loop;etc;hostname 300" in calls.splitlines()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(not CHROMIUM, reason="chromium not installed (scripts/test installs it)")
+def test_html_report_renders_in_headless_chromium(cbin, shim_lib, tmp_path, rundir):
+    pytest.importorskip("PIL")
+    from PIL import Image
+
+    session = create_session(tmp_path / "r.vrift")
+    env = profiled_env(shim_lib, session)
+    subprocess.run(
+        [cbin / "stat_loop", "/etc/hostname", "500", "/nonexistent", "20"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(["ls", "-laR", "/etc/ssl"], env=env, check=True, capture_output=True)
+    html = tmp_path / "report.html"
+    vrift("profile", "report", "--path", str(session), "-o", str(html))
+    text = html.read_text()
+    assert "http://" not in text.replace("http://www.w3.org/2000/svg", "")  # self-contained
+    png = tmp_path / "shot.png"
+    r = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'chrome'}",
+            "--enable-logging=stderr",
+            "--log-level=0",
+            "--window-size=1280,2000",
+            f"--screenshot={png}",
+            html.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert png.exists(), r.stderr[-2000:]
+    console = [ln for ln in r.stderr.splitlines() if "CONSOLE" in ln]
+    assert console == []
+    img = Image.open(png).convert("RGB").resize((320, 500))
+    colors = img.getcolors(maxcolors=1 << 16) or []
+    assert len(colors) > 50, "the screenshot looks blank"
+    nonwhite = sum(n for n, c in colors if sum(c) < 720)
+    assert nonwhite > 0.05 * 320 * 500  # a blank page is ~0: header, tiles and charts are dark
