@@ -167,15 +167,19 @@ def test_html_report_renders_in_headless_chromium(cbin, shim_lib, tmp_path, rund
     pytest.importorskip("PIL")
     from PIL import Image
 
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from workloads.cproject import generate
+
+    proj = generate(tmp_path / "proj", files=6)
     session = create_session(tmp_path / "r.vrift")
-    env = profiled_env(shim_lib, session)
     subprocess.run(
-        [cbin / "stat_loop", "/etc/hostname", "500", "/nonexistent", "20"],
-        env=env,
+        ["make", "-s", "-j2"],
+        cwd=proj,
+        env=profiled_env(shim_lib, session),
         check=True,
         capture_output=True,
     )
-    subprocess.run(["ls", "-laR", "/etc/ssl"], env=env, check=True, capture_output=True)
+    assert read_profile(session).command("cc1").processes == 7
     html = tmp_path / "report.html"
     vrift("profile", "report", "--path", str(session), "-o", str(html))
     text = html.read_text()
