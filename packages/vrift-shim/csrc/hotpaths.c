@@ -23,7 +23,7 @@
 
 /* ---- the working directory, cached per process ---- */
 
-static char vr_cwd[PATH_MAX];
+static char vr_cwd_buf[PATH_MAX];
 static uint32_t vr_cwd_len;
 static uint64_t vr_cwd_hash;
 static int vr_cwd_state; /* 0 unknown, 1 computing, 2 valid */
@@ -33,30 +33,17 @@ void vr_cwd_changed(void)
     __atomic_store_n(&vr_cwd_state, 0, __ATOMIC_RELEASE);
 }
 
-/* ---- hashing: 8 bytes a step, seeded by the directory for relative paths ---- */
+static int cwd_ready(void);
 
-static inline uint64_t mix(uint64_t h, uint64_t w)
+const char *vr_cwd(size_t *len)
 {
-    h ^= w;
-    h *= 0x9E3779B97F4A7C15ull;
-    return h ^ (h >> 29);
+    if (!cwd_ready())
+        return NULL;
+    *len = vr_cwd_len;
+    return vr_cwd_buf;
 }
 
-static uint64_t hash_bytes(uint64_t seed, const char *p, size_t n)
-{
-    uint64_t h = seed ^ (n * 0xC2B2AE3D27D4EB4Full);
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = mix(h, w);
-        p += 8;
-        n -= 8;
-    }
-    uint64_t tail = 0;
-    memcpy(&tail, p, n);
-    h = mix(h, tail | ((uint64_t)n << 56));
-    return h ? h : 1; /* 0 marks an empty entry */
-}
+#define hash_bytes vr_hash_bytes
 
 #define ABS_SEED 0x243F6A8885A308D3ull
 
@@ -87,14 +74,14 @@ static int cwd_ready(void)
     if (!__atomic_compare_exchange_n(&vr_cwd_state, &expect, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return 0;
     int saved = errno;
-    long n = syscall(SYS_getcwd, vr_cwd, sizeof vr_cwd);
+    long n = syscall(SYS_getcwd, vr_cwd_buf, sizeof vr_cwd_buf);
     errno = saved;
-    if (n <= 1 || vr_cwd[0] != '/') {
+    if (n <= 1 || vr_cwd_buf[0] != '/') {
         __atomic_store_n(&vr_cwd_state, 0, __ATOMIC_RELEASE);
         return 0;
     }
-    vr_cwd_len = (uint32_t)strlen(vr_cwd);
-    vr_cwd_hash = hash_bytes(ABS_SEED, vr_cwd, vr_cwd_len);
+    vr_cwd_len = (uint32_t)strlen(vr_cwd_buf);
+    vr_cwd_hash = hash_bytes(ABS_SEED, vr_cwd_buf, vr_cwd_len);
     __atomic_store_n(&vr_cwd_state, 2, __ATOMIC_RELEASE);
     return 1;
 }
@@ -111,7 +98,7 @@ static void store_path(struct vrift_header *h, struct vrift_hot_entry *e, const 
         return; /* arena full: counts kept, path shown as unknown */
     char *dst = (char *)h + h->hot_arena_offset + off;
     if (relative) {
-        memcpy(dst, vr_cwd, vr_cwd_len);
+        memcpy(dst, vr_cwd_buf, vr_cwd_len);
         dst[vr_cwd_len] = '/';
         memcpy(dst + vr_cwd_len + 1, rel, rel_len);
     } else {

@@ -16,10 +16,14 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <string.h>
+#include <sys/time.h>
 #include <sys/uio.h>
+#include <linux/close_range.h>
 #include <unistd.h>
 
 #include "shim.h"
+#include "vfs.h"
 
 /* glibc exports these, its headers do not declare them all. */
 int __xstat(int, const char *, struct stat *);
@@ -107,12 +111,38 @@ int eaccess(const char *, int);
     }
 
 #define WRAP_PATH_INT(op, name, params, args, dirfd, path)                     \
+    WRAP_PATH_INT_VFS(op, name, params, args, dirfd, path, 0)
+
+/* `vfs`: an expression that lets the VFS answer (1, result in vr_) first. */
+#define WRAP_PATH_INT_VFS(op, name, params, args, dirfd, path, vfs)            \
     VR_EXPORT int name params                                                  \
     {                                                                          \
         __typeof__(&name) real = REAL(name);                                   \
         if (VR_UNLIKELY(!real))                                                \
             MISSING(-1);                                                       \
+        if (VR_UNLIKELY(vr_vfs_count)) {                                       \
+            int vr_ = 0;                                                       \
+            if (vfs)                                                           \
+                return vr_;                                                    \
+        }                                                                      \
         COUNTED_PATH(op, int, r < 0, real args, dirfd, path);                  \
+    }
+
+#define VFS_STAT(d, p, fl, b, op) vr_vfs_stat(d, p, fl, (struct stat *)(b), op, &vr_)
+#define VFS_ACCESS(d, p, m, fl) vr_vfs_access(d, p, m, fl, &vr_)
+
+#define WRAP_FD_INT_VFS(op, name, params, args, vfs)                           \
+    VR_EXPORT int name params                                                  \
+    {                                                                          \
+        __typeof__(&name) real = REAL(name);                                   \
+        if (VR_UNLIKELY(!real))                                                \
+            MISSING(-1);                                                       \
+        if (VR_UNLIKELY(vr_vfs_count)) {                                       \
+            int vr_ = 0;                                                       \
+            if (vfs)                                                           \
+                return vr_;                                                    \
+        }                                                                      \
+        COUNTED(op, int, r < 0, real args);                                    \
     }
 
 /* Classify *at stat calls the way the kernel treats them. */
@@ -125,20 +155,33 @@ static inline enum vrift_op statat_op(const char *path, int flags)
 
 /* ---------------- stat family ---------------- */
 
-WRAP_PATH_INT(VRIFT_OP_STAT, stat, (const char *p, struct stat *b), (p, b), AT_FDCWD, p)
-WRAP_PATH_INT(VRIFT_OP_STAT, stat64, (const char *p, struct stat64 *b), (p, b), AT_FDCWD, p)
-WRAP_PATH_INT(VRIFT_OP_LSTAT, lstat, (const char *p, struct stat *b), (p, b), AT_FDCWD, p)
-WRAP_PATH_INT(VRIFT_OP_LSTAT, lstat64, (const char *p, struct stat64 *b), (p, b), AT_FDCWD, p)
-WRAP_INT(VRIFT_OP_FSTAT, fstat, (int fd, struct stat *b), (fd, b))
-WRAP_INT(VRIFT_OP_FSTAT, fstat64, (int fd, struct stat64 *b), (fd, b))
-WRAP_PATH_INT(VRIFT_OP_STAT, __xstat, (int v, const char *p, struct stat *b), (v, p, b), AT_FDCWD, p)
-WRAP_PATH_INT(VRIFT_OP_STAT, __xstat64, (int v, const char *p, struct stat64 *b), (v, p, b), AT_FDCWD, p)
-WRAP_PATH_INT(VRIFT_OP_LSTAT, __lxstat, (int v, const char *p, struct stat *b), (v, p, b), AT_FDCWD, p)
-WRAP_PATH_INT(VRIFT_OP_LSTAT, __lxstat64, (int v, const char *p, struct stat64 *b), (v, p, b), AT_FDCWD, p)
-WRAP_INT(VRIFT_OP_FSTAT, __fxstat, (int v, int fd, struct stat *b), (v, fd, b))
-WRAP_INT(VRIFT_OP_FSTAT, __fxstat64, (int v, int fd, struct stat64 *b), (v, fd, b))
-WRAP_PATH_INT(VRIFT_OP_STATX, statx,
-              (int d, const char *p, int f, unsigned m, struct statx *b), (d, p, f, m, b), d, p)
+WRAP_PATH_INT_VFS(VRIFT_OP_STAT, stat, (const char *p, struct stat *b), (p, b), AT_FDCWD, p,
+                  VFS_STAT(AT_FDCWD, p, 0, b, VRIFT_OP_STAT))
+WRAP_PATH_INT_VFS(VRIFT_OP_STAT, stat64, (const char *p, struct stat64 *b), (p, b), AT_FDCWD, p,
+                  VFS_STAT(AT_FDCWD, p, 0, b, VRIFT_OP_STAT))
+WRAP_PATH_INT_VFS(VRIFT_OP_LSTAT, lstat, (const char *p, struct stat *b), (p, b), AT_FDCWD, p,
+                  VFS_STAT(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW, b, VRIFT_OP_LSTAT))
+WRAP_PATH_INT_VFS(VRIFT_OP_LSTAT, lstat64, (const char *p, struct stat64 *b), (p, b), AT_FDCWD, p,
+                  VFS_STAT(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW, b, VRIFT_OP_LSTAT))
+WRAP_FD_INT_VFS(VRIFT_OP_FSTAT, fstat, (int fd, struct stat *b), (fd, b),
+                vr_vfs_fstat(fd, (struct stat *)b, &vr_))
+WRAP_FD_INT_VFS(VRIFT_OP_FSTAT, fstat64, (int fd, struct stat64 *b), (fd, b),
+                vr_vfs_fstat(fd, (struct stat *)b, &vr_))
+WRAP_PATH_INT_VFS(VRIFT_OP_STAT, __xstat, (int v, const char *p, struct stat *b), (v, p, b), AT_FDCWD, p,
+                  VFS_STAT(AT_FDCWD, p, 0, b, VRIFT_OP_STAT))
+WRAP_PATH_INT_VFS(VRIFT_OP_STAT, __xstat64, (int v, const char *p, struct stat64 *b), (v, p, b), AT_FDCWD,
+                  p, VFS_STAT(AT_FDCWD, p, 0, b, VRIFT_OP_STAT))
+WRAP_PATH_INT_VFS(VRIFT_OP_LSTAT, __lxstat, (int v, const char *p, struct stat *b), (v, p, b), AT_FDCWD, p,
+                  VFS_STAT(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW, b, VRIFT_OP_LSTAT))
+WRAP_PATH_INT_VFS(VRIFT_OP_LSTAT, __lxstat64, (int v, const char *p, struct stat64 *b), (v, p, b),
+                  AT_FDCWD, p, VFS_STAT(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW, b, VRIFT_OP_LSTAT))
+WRAP_FD_INT_VFS(VRIFT_OP_FSTAT, __fxstat, (int v, int fd, struct stat *b), (v, fd, b),
+                vr_vfs_fstat(fd, (struct stat *)b, &vr_))
+WRAP_FD_INT_VFS(VRIFT_OP_FSTAT, __fxstat64, (int v, int fd, struct stat64 *b), (v, fd, b),
+                vr_vfs_fstat(fd, (struct stat *)b, &vr_))
+WRAP_PATH_INT_VFS(VRIFT_OP_STATX, statx,
+                  (int d, const char *p, int f, unsigned m, struct statx *b), (d, p, f, m, b), d, p,
+                  vr_vfs_statx(d, p, f, m, b, &vr_))
 
 #define WRAP_STATAT(name, stype, params, args, dirfdv, pathv, flagv)           \
     VR_EXPORT int name params                                                  \
@@ -146,6 +189,11 @@ WRAP_PATH_INT(VRIFT_OP_STATX, statx,
         __typeof__(&name) real = REAL(name);                                   \
         if (VR_UNLIKELY(!real))                                                \
             MISSING(-1);                                                       \
+        if (VR_UNLIKELY(vr_vfs_count)) {                                       \
+            int vr_ = 0;                                                       \
+            if (vr_vfs_stat(dirfdv, pathv, flagv, (struct stat *)b, statat_op(pathv, flagv), &vr_)) \
+                return vr_;                                                    \
+        }                                                                      \
         COUNTED_PATH(statat_op(pathv, flagv), int, r < 0, real args, dirfdv, pathv); \
     }
 
@@ -159,10 +207,14 @@ WRAP_STATAT(__fxstatat64, stat64, (int v, int d, const char *p, struct stat64 *b
 
 /* ---------------- access ---------------- */
 
-WRAP_PATH_INT(VRIFT_OP_ACCESS, access, (const char *p, int m), (p, m), AT_FDCWD, p)
-WRAP_PATH_INT(VRIFT_OP_ACCESS, faccessat, (int d, const char *p, int m, int f), (d, p, m, f), d, p)
-WRAP_PATH_INT(VRIFT_OP_ACCESS, euidaccess, (const char *p, int m), (p, m), AT_FDCWD, p)
-WRAP_PATH_INT(VRIFT_OP_ACCESS, eaccess, (const char *p, int m), (p, m), AT_FDCWD, p)
+WRAP_PATH_INT_VFS(VRIFT_OP_ACCESS, access, (const char *p, int m), (p, m), AT_FDCWD, p,
+                  VFS_ACCESS(AT_FDCWD, p, m, 0))
+WRAP_PATH_INT_VFS(VRIFT_OP_ACCESS, faccessat, (int d, const char *p, int m, int f), (d, p, m, f), d, p,
+                  VFS_ACCESS(d, p, m, f))
+WRAP_PATH_INT_VFS(VRIFT_OP_ACCESS, euidaccess, (const char *p, int m), (p, m), AT_FDCWD, p,
+                  VFS_ACCESS(AT_FDCWD, p, m, AT_EACCESS))
+WRAP_PATH_INT_VFS(VRIFT_OP_ACCESS, eaccess, (const char *p, int m), (p, m), AT_FDCWD, p,
+                  VFS_ACCESS(AT_FDCWD, p, m, AT_EACCESS))
 
 /* ---------------- open family ---------------- */
 
@@ -185,6 +237,11 @@ WRAP_PATH_INT(VRIFT_OP_ACCESS, eaccess, (const char *p, int m), (p, m), AT_FDCWD
             long r_ = syscall(SYS_openat, AT_FDCWD, p, flags, mode);           \
             return (int)r_;                                                    \
         }                                                                      \
+        if (VR_UNLIKELY(vr_vfs_count)) {                                       \
+            int vr_ = 0;                                                       \
+            if (vr_vfs_open(AT_FDCWD, p, flags, mode, &vr_))                   \
+                return vr_;                                                    \
+        }                                                                      \
         COUNTED_PATH(VRIFT_OP_OPEN, int, r < 0, real(p, flags, mode), AT_FDCWD, p); \
     }
 
@@ -197,6 +254,11 @@ WRAP_PATH_INT(VRIFT_OP_ACCESS, eaccess, (const char *p, int m), (p, m), AT_FDCWD
             long r_ = syscall(SYS_openat, d, p, flags, mode);                  \
             return (int)r_;                                                    \
         }                                                                      \
+        if (VR_UNLIKELY(vr_vfs_count)) {                                       \
+            int vr_ = 0;                                                       \
+            if (vr_vfs_open(d, p, flags, mode, &vr_))                          \
+                return vr_;                                                    \
+        }                                                                      \
         COUNTED_PATH(VRIFT_OP_OPEN, int, r < 0, real(d, p, flags, mode), d, p); \
     }
 
@@ -204,13 +266,19 @@ WRAP_OPEN(open)
 WRAP_OPEN(open64)
 WRAP_OPENAT(openat)
 WRAP_OPENAT(openat64)
-WRAP_PATH_INT(VRIFT_OP_OPEN, creat, (const char *p, mode_t m), (p, m), AT_FDCWD, p)
-WRAP_PATH_INT(VRIFT_OP_OPEN, creat64, (const char *p, mode_t m), (p, m), AT_FDCWD, p)
+WRAP_PATH_INT_VFS(VRIFT_OP_OPEN, creat, (const char *p, mode_t m), (p, m), AT_FDCWD, p,
+                  vr_vfs_open(AT_FDCWD, p, O_CREAT | O_WRONLY | O_TRUNC, m, &vr_))
+WRAP_PATH_INT_VFS(VRIFT_OP_OPEN, creat64, (const char *p, mode_t m), (p, m), AT_FDCWD, p,
+                  vr_vfs_open(AT_FDCWD, p, O_CREAT | O_WRONLY | O_TRUNC, m, &vr_))
 /* _FORTIFY_SOURCE entry points: glibc calls its own open internally. */
-WRAP_PATH_INT(VRIFT_OP_OPEN, __open_2, (const char *p, int f), (p, f), AT_FDCWD, p)
-WRAP_PATH_INT(VRIFT_OP_OPEN, __open64_2, (const char *p, int f), (p, f), AT_FDCWD, p)
-WRAP_PATH_INT(VRIFT_OP_OPEN, __openat_2, (int d, const char *p, int f), (d, p, f), d, p)
-WRAP_PATH_INT(VRIFT_OP_OPEN, __openat64_2, (int d, const char *p, int f), (d, p, f), d, p)
+WRAP_PATH_INT_VFS(VRIFT_OP_OPEN, __open_2, (const char *p, int f), (p, f), AT_FDCWD, p,
+                  vr_vfs_open(AT_FDCWD, p, f, 0, &vr_))
+WRAP_PATH_INT_VFS(VRIFT_OP_OPEN, __open64_2, (const char *p, int f), (p, f), AT_FDCWD, p,
+                  vr_vfs_open(AT_FDCWD, p, f, 0, &vr_))
+WRAP_PATH_INT_VFS(VRIFT_OP_OPEN, __openat_2, (int d, const char *p, int f), (d, p, f), d, p,
+                  vr_vfs_open(d, p, f, 0, &vr_))
+WRAP_PATH_INT_VFS(VRIFT_OP_OPEN, __openat64_2, (int d, const char *p, int f), (d, p, f), d, p,
+                  vr_vfs_open(d, p, f, 0, &vr_))
 
 #define WRAP_PATH_PTR(op, type, name, params, args, path)                      \
     VR_EXPORT type name params                                                 \
@@ -230,12 +298,40 @@ WRAP_PATH_INT(VRIFT_OP_OPEN, __openat64_2, (int d, const char *p, int f), (d, p,
         COUNTED(op, type, r == NULL, real args);                               \
     }
 
-/* stdio opens: their inner open is glibc-internal, invisible otherwise. */
-WRAP_PATH_PTR(VRIFT_OP_OPEN, FILE *, fopen, (const char *p, const char *m), (p, m), p)
-WRAP_PATH_PTR(VRIFT_OP_OPEN, FILE *, fopen64, (const char *p, const char *m), (p, m), p)
-WRAP_PATH_PTR(VRIFT_OP_OPEN, FILE *, freopen, (const char *p, const char *m, FILE *s), (p, m, s), p)
-WRAP_PATH_PTR(VRIFT_OP_OPEN, FILE *, freopen64, (const char *p, const char *m, FILE *s), (p, m, s),
-              p)
+/* stdio opens: their inner open is glibc-internal, invisible otherwise.
+ * Under a projection, reads come from the blob, writes copy it out first. */
+#define WRAP_FOPEN(name)                                                       \
+    VR_EXPORT FILE *name(const char *p, const char *m)                         \
+    {                                                                          \
+        __typeof__(&name) real = REAL(name);                                   \
+        if (VR_UNLIKELY(!real))                                                \
+            MISSING(NULL);                                                     \
+        if (VR_UNLIKELY(vr_vfs_count)) {                                       \
+            int handled;                                                       \
+            FILE *f = vr_vfs_fopen(p, m, real, &handled);                      \
+            if (handled)                                                       \
+                return f;                                                      \
+        }                                                                      \
+        COUNTED_PATH(VRIFT_OP_OPEN, FILE *, r == NULL, real(p, m), AT_FDCWD, p); \
+    }
+WRAP_FOPEN(fopen)
+WRAP_FOPEN(fopen64)
+
+#define WRAP_FREOPEN(name)                                                     \
+    VR_EXPORT FILE *name(const char *p, const char *m, FILE *s)                \
+    {                                                                          \
+        __typeof__(&name) real = REAL(name);                                   \
+        if (VR_UNLIKELY(!real))                                                \
+            MISSING(NULL);                                                     \
+        if (VR_UNLIKELY(vr_vfs_count)) {                                       \
+            vr_vfs_close(fileno(s));                                           \
+            if (p && m && strpbrk(m, "wa+"))                                   \
+                vr_vfs_before_inode_change(AT_FDCWD, p, 0);                    \
+        }                                                                      \
+        COUNTED_PATH(VRIFT_OP_OPEN, FILE *, r == NULL, real(p, m, s), AT_FDCWD, p); \
+    }
+WRAP_FREOPEN(freopen)
+WRAP_FREOPEN(freopen64)
 
 /* ---------------- close ---------------- */
 
@@ -244,11 +340,21 @@ VR_EXPORT int close(int fd)
     __typeof__(&close) real = REAL(close);
     if (VR_UNLIKELY(!real))
         return (int)syscall(SYS_close, fd);
+    if (VR_UNLIKELY(vr_vfs_count))
+        vr_vfs_close(fd);
     COUNTED(VRIFT_OP_CLOSE, int, r < 0, real(fd));
 }
 
 /* fclose's close(2) is internal to glibc: count it as the close it is. */
-WRAP_INT(VRIFT_OP_CLOSE, fclose, (FILE * s), (s))
+VR_EXPORT int fclose(FILE *s)
+{
+    __typeof__(&fclose) real = REAL(fclose);
+    if (VR_UNLIKELY(!real))
+        MISSING(-1);
+    if (VR_UNLIKELY(vr_vfs_count) && s)
+        vr_vfs_close(fileno(s));
+    COUNTED(VRIFT_OP_CLOSE, int, r < 0, real(s));
+}
 
 /* ---------------- read / write ---------------- */
 
@@ -307,9 +413,53 @@ WRAP_INT(VRIFT_OP_MUNMAP, munmap, (void *a, size_t l), (a, l))
 
 /* ---------------- directories ---------------- */
 
-WRAP_PATH_PTR(VRIFT_OP_OPENDIR, DIR *, opendir, (const char *p), (p), p)
-WRAP_PTR(VRIFT_OP_OPENDIR, DIR *, fdopendir, (int fd), (fd))
-WRAP_INT(VRIFT_OP_CLOSEDIR, closedir, (DIR * d), (d))
+/* Under a projection, DIR streams are remembered so readdir can report
+ * the inode numbers stat serves. */
+VR_EXPORT DIR *opendir(const char *p)
+{
+    __typeof__(&opendir) real = REAL(opendir);
+    if (VR_UNLIKELY(!real))
+        MISSING(NULL);
+    uint64_t ctl = vr_control();
+    uint64_t t0 = vr_start(ctl);
+    DIR *r = real(p);
+    int e = errno;
+    if (VR_UNLIKELY(vr_vfs_count) && r)
+        vr_vfs_opendir(p, -1, r);
+    if (VR_MODE(ctl))
+        vr_record_path(VRIFT_OP_OPENDIR, ctl, t0, r == NULL, e, AT_FDCWD, p);
+    errno = e;
+    return r;
+}
+
+VR_EXPORT DIR *fdopendir(int fd)
+{
+    __typeof__(&fdopendir) real = REAL(fdopendir);
+    if (VR_UNLIKELY(!real))
+        MISSING(NULL);
+    uint64_t ctl = vr_control();
+    uint64_t t0 = vr_start(ctl);
+    DIR *r = real(fd);
+    int e = errno;
+    if (VR_UNLIKELY(vr_vfs_count) && r)
+        vr_vfs_fdopendir(fd, r);
+    if (VR_MODE(ctl))
+        vr_record(VRIFT_OP_OPENDIR, ctl, t0, r == NULL, e);
+    errno = e;
+    return r;
+}
+
+VR_EXPORT int closedir(DIR *d)
+{
+    __typeof__(&closedir) real = REAL(closedir);
+    if (VR_UNLIKELY(!real))
+        MISSING(-1);
+    if (VR_UNLIKELY(vr_vfs_count)) { /* closedir(NULL) is undefined anyway */
+        vr_vfs_close(dirfd(d));
+        vr_vfs_closedir(d);
+    }
+    COUNTED(VRIFT_OP_CLOSEDIR, int, r < 0, real(d));
+}
 
 /* readdir mostly returns the next entry of a buffer already read: a few
  * ns, less than two clock reads. Every call is counted; one call in 16
@@ -325,8 +475,12 @@ static VR_TLS uint32_t vr_readdir_tick;
         if (VR_UNLIKELY(!real))                                                \
             MISSING(NULL);                                                     \
         uint64_t ctl = vr_control();                                           \
-        if (VR_LIKELY(!VR_MODE(ctl)))                                          \
-            return real(d);                                                    \
+        if (VR_LIKELY(!VR_MODE(ctl))) {                                        \
+            dtype *r_ = real(d);                                               \
+            if (VR_UNLIKELY(vr_vfs_count) && r_)                               \
+                vr_vfs_fix_dirent(d, r_->d_name, (ino_t *)&r_->d_ino);         \
+            return r_;                                                         \
+        }                                                                      \
         int e0 = errno;                                                        \
         errno = 0;                                                             \
         int timed = (VR_MODE(ctl) & VRIFT_MODE_TIME) && (vr_readdir_tick++ & 15u) == 0; \
@@ -338,6 +492,8 @@ static VR_TLS uint32_t vr_readdir_tick;
             vr_record(VRIFT_OP_READDIR, ctl, t0, failed, e);                   \
         else                                                                   \
             vr_record_untimed(VRIFT_OP_READDIR, ctl, failed, e);               \
+        if (VR_UNLIKELY(vr_vfs_count) && r)                                    \
+            vr_vfs_fix_dirent(d, r->d_name, (ino_t *)&r->d_ino);               \
         if (e == 0)                                                            \
             errno = e0;                                                        \
         return r;                                                              \
@@ -353,6 +509,11 @@ WRAP_READDIR(readdir64, struct dirent64)
         __typeof__(&name) real = REAL(name);                                   \
         if (VR_UNLIKELY(!real))                                                \
             MISSING(-1);                                                       \
+        if (VR_UNLIKELY(vr_vfs_count)) {                                       \
+            ssize_t vr_ = 0;                                                   \
+            if (vr_vfs_readlink(dirfd, p, b, n, &vr_))                         \
+                return vr_;                                                    \
+        }                                                                      \
         COUNTED_PATH(VRIFT_OP_READLINK, ssize_t, r < 0, real args, dirfd, p);  \
     }
 
@@ -401,3 +562,125 @@ VR_EXPORT void *dlopen(const char *file, int mode)
         vr_record_untimed(VRIFT_OP_DLOPEN, ctl, 0, 0);
     return real(file, mode);
 }
+
+/* ---------------- fd bookkeeping and changes (VFS only) ----------------
+ *
+ * Not profiled: these keep the VFS truthful. Duplicated fds keep serving
+ * the same entry; a change to a projected file first copies it out of
+ * the store (chmod, chown, utimes, truncate, link), a change of names
+ * (unlink, rename, mkdir, rmdir, symlink) stops serving the names. With
+ * no projection they are a pointer load and a branch.
+ */
+
+VR_EXPORT int dup(int fd)
+{
+    __typeof__(&dup) real = REAL(dup);
+    if (VR_UNLIKELY(!real))
+        return (int)syscall(SYS_dup, fd);
+    int r = real(fd);
+    if (VR_UNLIKELY(vr_vfs_count) && r >= 0)
+        vr_vfs_dup(fd, r);
+    return r;
+}
+
+VR_EXPORT int dup2(int fd, int fd2)
+{
+    __typeof__(&dup2) real = REAL(dup2);
+    if (VR_UNLIKELY(!real))
+        return (int)syscall(SYS_dup2, fd, fd2);
+    int r = real(fd, fd2);
+    if (VR_UNLIKELY(vr_vfs_count) && r >= 0 && fd != fd2)
+        vr_vfs_dup(fd, r);
+    return r;
+}
+
+VR_EXPORT int dup3(int fd, int fd2, int flags)
+{
+    __typeof__(&dup3) real = REAL(dup3);
+    if (VR_UNLIKELY(!real))
+        return (int)syscall(SYS_dup3, fd, fd2, flags);
+    int r = real(fd, fd2, flags);
+    if (VR_UNLIKELY(vr_vfs_count) && r >= 0)
+        vr_vfs_dup(fd, r);
+    return r;
+}
+
+/* fcntl's third argument is an int or a pointer: pass the register on. */
+#define WRAP_FCNTL(name)                                                       \
+    VR_EXPORT int name(int fd, int cmd, ...)                                   \
+    {                                                                          \
+        va_list ap;                                                            \
+        va_start(ap, cmd);                                                     \
+        void *arg = va_arg(ap, void *);                                        \
+        va_end(ap);                                                            \
+        __typeof__(&name) real = REAL(name);                                   \
+        if (VR_UNLIKELY(!real))                                                \
+            return (int)syscall(SYS_fcntl, fd, cmd, arg);                      \
+        int r = real(fd, cmd, arg);                                            \
+        if (VR_UNLIKELY(vr_vfs_count) && r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) \
+            vr_vfs_dup(fd, r);                                                 \
+        return r;                                                              \
+    }
+int fcntl64(int, int, ...);
+WRAP_FCNTL(fcntl)
+WRAP_FCNTL(fcntl64)
+
+int close_range(unsigned int, unsigned int, int);
+VR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+    __typeof__(&close_range) real = REAL(close_range);
+    if (VR_UNLIKELY(!real))
+        return (int)syscall(SYS_close_range, first, last, flags);
+    int r = real(first, last, flags);
+    if (VR_UNLIKELY(vr_vfs_count) && r == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
+        vr_vfs_close_range(first, last);
+    return r;
+}
+
+#define WRAP_CHANGE(name, params, args, before)                                \
+    VR_EXPORT int name params                                                  \
+    {                                                                          \
+        __typeof__(&name) real = REAL(name);                                   \
+        if (VR_UNLIKELY(!real))                                                \
+            MISSING(-1);                                                       \
+        if (VR_UNLIKELY(vr_vfs_count)) {                                       \
+            int saved_ = errno;                                                \
+            before;                                                            \
+            errno = saved_;                                                    \
+        }                                                                      \
+        return real args;                                                      \
+    }
+
+#define INODE(d, p, nf) vr_vfs_before_inode_change(d, p, nf)
+#define NAME(d, p) vr_vfs_before_name_change(d, p)
+
+WRAP_CHANGE(chmod, (const char *p, mode_t m), (p, m), INODE(AT_FDCWD, p, 0))
+WRAP_CHANGE(fchmodat, (int d, const char *p, mode_t m, int f), (d, p, m, f),
+            INODE(d, p, f & AT_SYMLINK_NOFOLLOW))
+WRAP_CHANGE(fchmod, (int fd, mode_t m), (fd, m), vr_vfs_before_fd_inode_change(fd))
+WRAP_CHANGE(chown, (const char *p, uid_t u, gid_t g), (p, u, g), INODE(AT_FDCWD, p, 0))
+WRAP_CHANGE(lchown, (const char *p, uid_t u, gid_t g), (p, u, g), INODE(AT_FDCWD, p, 1))
+WRAP_CHANGE(fchownat, (int d, const char *p, uid_t u, gid_t g, int f), (d, p, u, g, f),
+            INODE(d, p, f & AT_SYMLINK_NOFOLLOW))
+WRAP_CHANGE(fchown, (int fd, uid_t u, gid_t g), (fd, u, g), vr_vfs_before_fd_inode_change(fd))
+WRAP_CHANGE(truncate, (const char *p, off_t l), (p, l), INODE(AT_FDCWD, p, 0))
+WRAP_CHANGE(truncate64, (const char *p, off64_t l), (p, l), INODE(AT_FDCWD, p, 0))
+WRAP_CHANGE(utimensat, (int d, const char *p, const struct timespec t[2], int f), (d, p, t, f),
+            INODE(d, p, f & AT_SYMLINK_NOFOLLOW))
+WRAP_CHANGE(futimens, (int fd, const struct timespec t[2]), (fd, t), vr_vfs_before_fd_inode_change(fd))
+WRAP_CHANGE(utimes, (const char *p, const struct timeval t[2]), (p, t), INODE(AT_FDCWD, p, 0))
+WRAP_CHANGE(unlink, (const char *p), (p), NAME(AT_FDCWD, p))
+WRAP_CHANGE(unlinkat, (int d, const char *p, int f), (d, p, f), NAME(d, p))
+WRAP_CHANGE(rmdir, (const char *p), (p), NAME(AT_FDCWD, p))
+WRAP_CHANGE(mkdir, (const char *p, mode_t m), (p, m), NAME(AT_FDCWD, p))
+WRAP_CHANGE(mkdirat, (int d, const char *p, mode_t m), (d, p, m), NAME(d, p))
+WRAP_CHANGE(rename, (const char *a, const char *b), (a, b), (NAME(AT_FDCWD, a), NAME(AT_FDCWD, b)))
+WRAP_CHANGE(renameat, (int da, const char *a, int db, const char *b), (da, a, db, b),
+            (NAME(da, a), NAME(db, b)))
+WRAP_CHANGE(renameat2, (int da, const char *a, int db, const char *b, unsigned f), (da, a, db, b, f),
+            (NAME(da, a), NAME(db, b)))
+WRAP_CHANGE(symlink, (const char *t, const char *p), (t, p), NAME(AT_FDCWD, p))
+WRAP_CHANGE(symlinkat, (const char *t, int d, const char *p), (t, d, p), NAME(d, p))
+WRAP_CHANGE(link, (const char *a, const char *b), (a, b), (INODE(AT_FDCWD, a, 1), NAME(AT_FDCWD, b)))
+WRAP_CHANGE(linkat, (int da, const char *a, int db, const char *b, int f), (da, a, db, b, f),
+            (INODE(da, a, !(f & AT_SYMLINK_FOLLOW)), NAME(db, b)))

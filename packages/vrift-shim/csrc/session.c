@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "vfs.h"
 
 static const uint64_t vr_zero_word = 0;
 const uint64_t *vr_control_word = &vr_zero_word;
@@ -349,5 +350,7 @@ __attribute__((constructor, cold, noinline)) static void vr_init(void)
     pthread_atfork(NULL, NULL, forget_slot_in_child);
     __atomic_store_n(&vr_control_word, (const uint64_t *)(void *)&h->enabled, __ATOMIC_RELEASE);
 out:
+    /* Projections are served whether or not this process counts. */
+    vr_vfs_init(getenv("VRIFT_VFS"));
     errno = saved;
 }

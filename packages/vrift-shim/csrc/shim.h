@@ -28,7 +28,10 @@ _Static_assert(sizeof(struct vrift_preamble) == 32, "preamble is frozen at 32 by
 _Static_assert(sizeof(struct vrift_field) == 64, "field rows are 64 bytes");
 _Static_assert(sizeof(struct vrift_slot_head) == 64, "slot head is one cache line");
 _Static_assert(sizeof(struct vrift_hot_entry) == 64, "hot entry is one cache line");
-_Static_assert(sizeof(struct vrift_header) == 248, "format 1.x header size: new fields come out of reserved[]");
+/* Header sizes by minor version: 1.0 and 1.1 = 248 bytes, 1.2 = 440. */
+#define VRIFT_HEADER_LEN_1_0 248
+_Static_assert(offsetof(struct vrift_header, vfs_projections) == VRIFT_HEADER_LEN_1_0, "1.2 appends");
+_Static_assert(sizeof(struct vrift_header) == 440, "format 1.2 header size");
 _Static_assert(offsetof(struct vrift_header, pre) == 0, "preamble first");
 _Static_assert(sizeof(struct vrift_header) % 8 == 0, "header keeps u64 alignment");
 
@@ -160,7 +163,22 @@ static inline void vr_count_errors(struct vrift_op_stats *s, int err, int shared
 /* Count one finished call started at t0 (vr_start). `err` is the errno
  * the call left, read only when `failed`. Never touches errno. Returns
  * the call's latency (0 when not timed). */
+VR_HIDDEN extern int vr_vfs_count;
+VR_HIDDEN void vr_hot_record(uint64_t ctl, enum vrift_op op, int dirfd, const char *path, uint64_t ns,
+                             int failed);
+
+static inline uint64_t vr_record_as(enum vrift_op op, uint64_t ctl, uint64_t t0, int failed, int err,
+                                    int served);
+
 static inline uint64_t vr_record(enum vrift_op op, uint64_t ctl, uint64_t t0, int failed, int err)
+{
+    return vr_record_as(op, ctl, t0, failed, err, 0);
+}
+
+/* `served`: the VFS answered it (counted as handled); otherwise, in a
+ * process with a VFS, the call went to the file system (passthrough). */
+static inline uint64_t vr_record_as(enum vrift_op op, uint64_t ctl, uint64_t t0, int failed, int err,
+                                    int served)
 {
     uint64_t t1 = (VR_MODE(ctl) & VRIFT_MODE_TIME) ? vr_clock() : 0;
     struct vrift_counters *c = vr_slot(VR_GEN(ctl));
@@ -177,14 +195,50 @@ static inline uint64_t vr_record(enum vrift_op op, uint64_t ctl, uint64_t t0, in
     }
     if (VR_UNLIKELY(failed))
         vr_count_errors(s, err, shared);
+    if (VR_UNLIKELY(vr_vfs_count))
+        vr_inc(&c->misc[served ? VRIFT_MISC_VFS_HANDLED : VRIFT_MISC_VFS_PASSTHROUGH], 1, shared);
     return ns;
 }
 
+/* ---- hashing: vrift's 64-bit hash, 8 bytes a step (vrift_vfs/pathhash.py is its twin) ---- */
+
+static inline uint64_t vr_mix(uint64_t h, uint64_t w)
+{
+    h ^= w;
+    h *= 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 29);
+}
+
+static inline uint64_t vr_hash_bytes(uint64_t seed, const char *p, size_t n)
+{
+    uint64_t h = seed ^ (n * 0xC2B2AE3D27D4EB4Full);
+    while (n >= 8) {
+        uint64_t w;
+        __builtin_memcpy(&w, p, 8);
+        h = vr_mix(h, w);
+        p += 8;
+        n -= 8;
+    }
+    uint64_t tail = 0;
+    __builtin_memcpy(&tail, p, n);
+    h = vr_mix(h, tail | ((uint64_t)n << 56));
+    return h ? h : 1; /* 0 marks empty table entries */
+}
+
+#define VR_PATH_SEED 0x6A09E667F3BCC908ull
+
 /* ---- hot paths (hotpaths.c) ---- */
 
-VR_HIDDEN void vr_hot_record(uint64_t ctl, enum vrift_op op, int dirfd, const char *path, uint64_t ns,
-                             int failed);
 VR_HIDDEN void vr_cwd_changed(void);
+/* The cached working directory (NULL if unknown); length in *len. */
+VR_HIDDEN const char *vr_cwd(size_t *len);
+
+/* Feed the hot-path table when the session records paths. */
+static inline void vr_hot_if(uint64_t ctl, enum vrift_op op, int dirfd, const char *path, uint64_t ns)
+{
+    if (VR_MODE(ctl) & VRIFT_MODE_HOT)
+        vr_hot_record(ctl, op, dirfd, path, ns, 0);
+}
 
 /* vr_record for a call that names a path (relative to `dirfd`). */
 static inline void vr_record_path(enum vrift_op op, uint64_t ctl, uint64_t t0, int failed, int err,
@@ -214,6 +268,21 @@ static inline void vr_add_misc(uint64_t ctl, enum vrift_misc m, uint64_t v)
     if (VR_LIKELY(c != NULL))
         vr_inc(&c->misc[m], v, vr_shared());
 }
+
+/* vr_record for a call the VFS answered itself: counted as handled, and
+ * its serving time kept for the time-saved estimate. */
+static inline void vr_record_served(enum vrift_op op, uint64_t ctl, uint64_t t0, int failed, int err,
+                                    int served_calls_misc)
+{
+    if (!VR_MODE(ctl))
+        return;
+    uint64_t ns = vr_record_as(op, ctl, t0, failed, err, 1);
+    if (served_calls_misc >= 0) {
+        vr_add_misc(ctl, (enum vrift_misc)served_calls_misc, 1);
+        vr_add_misc(ctl, (enum vrift_misc)(served_calls_misc + 1), ns);
+    }
+}
+
 
 /* ---- session file creation/validation shared with the exported API ---- */
 

@@ -29,6 +29,7 @@ from .snapshot import (
 )
 
 READER_MAJOR = 1
+HEADER_LEN_1_0 = 248
 _MAX_FIELDS = 65536
 _MAX_SLOT_SIZE = 1 << 20
 _OP_SUFFIXES = ("calls", "errors", "enoent", "eacces", "latency_ns", "histogram")
@@ -71,6 +72,8 @@ class Header:
     hot_arena_size: int = 0
     hot_dropped: int = 0
     hot_unresolved: int = 0
+    # VFS projections the session used: (original bytes, unique bytes) each
+    projections: tuple[tuple[int, int], ...] = ()
 
     @property
     def slots_used(self) -> int:
@@ -104,7 +107,8 @@ def parse_header(path: Path, head: bytes, actual_size: int) -> Header:
         )
     if not pre.ready:
         raise _fail(path, "profile is not initialised (its creator has not finished, or died)")
-    hsize = ffi.sizeof("struct vrift_header")
+    # 1.0 and 1.1 headers are 248 bytes; 1.2 appended the projection table.
+    hsize = ffi.sizeof("struct vrift_header") if pre.minor >= 2 else HEADER_LEN_1_0
     if pre.header_len < hsize:
         raise _fail(path, f"corrupt header (length {pre.header_len} < {hsize})")
     if pre.file_size > actual_size:
@@ -174,8 +178,19 @@ def parse_header(path: Path, head: bytes, actual_size: int) -> Header:
         hist_buckets=int(h.hist_buckets),
         creator=creator,
         fields=tuple(fields),
+        projections=_projections(h, pre.minor),
         **hot,
     )
+
+
+def _projections(h, minor: int) -> tuple[tuple[int, int], ...]:
+    if minor < 2:
+        return ()
+    out = []
+    for p in h.vfs_projections:
+        if p.id:
+            out.append((int(p.original_bytes), int(p.unique_bytes)))
+    return tuple(out)
 
 
 def _hot_layout(path: Path, h, minor: int, file_size: int) -> dict[str, int]:

@@ -30,7 +30,7 @@
 #define VRIFT_MAGIC 0x56524654
 #define VRIFT_BYTE_ORDER_MARK 0x01020304
 #define VRIFT_VERSION_MAJOR 1
-#define VRIFT_VERSION_MINOR 1
+#define VRIFT_VERSION_MINOR 2
 
 /* log2 latency histogram: bucket i holds integer ns in [2^i, 2^(i+1)),
  * bucket 0 also holds 0 ns, the last bucket holds everything >= 2^31 ns. */
@@ -47,6 +47,9 @@
 #define VRIFT_HOT_DEFAULT_ENTRIES 16384
 #define VRIFT_HOT_DEFAULT_ARENA 1048576
 #define VRIFT_HOT_MAX_PROBE 32
+
+/* VFS projections recorded per session (format 1.2). */
+#define VRIFT_MAX_PROJECTIONS 8
 
 /* Operation classes. Several libc entry points map to one class
  * (docs/symbols.md lists them). Append only. */
@@ -76,13 +79,56 @@ enum vrift_op {
 enum vrift_misc {
     VRIFT_MISC_BYTES_READ = 0,
     VRIFT_MISC_BYTES_WRITTEN,
+    /* VFS (format 1.2): see docs/vfs.md */
+    VRIFT_MISC_VFS_HANDLED,         /* calls the VFS answered (memory or CAS) */
+    VRIFT_MISC_VFS_PASSTHROUGH,     /* counted calls of VFS processes that went to the file system */
+    VRIFT_MISC_MANIFEST_HITS,
+    VRIFT_MISC_MANIFEST_MISSES,
+    VRIFT_MISC_BLOOM_REJECTS,
+    VRIFT_MISC_CAS_HITS,
+    VRIFT_MISC_CAS_MISSES,
+    VRIFT_MISC_COW_COPIES,
+    VRIFT_MISC_COW_BYTES,
+    VRIFT_MISC_VFS_SERVED_CALLS_STAT,   /* served from memory, per class, */
+    VRIFT_MISC_VFS_SERVED_NS_STAT,      /* with the time serving took:    */
+    VRIFT_MISC_VFS_SERVED_CALLS_LSTAT,  /* the time-saved estimate's input */
+    VRIFT_MISC_VFS_SERVED_NS_LSTAT,
+    VRIFT_MISC_VFS_SERVED_CALLS_FSTAT,
+    VRIFT_MISC_VFS_SERVED_NS_FSTAT,
+    VRIFT_MISC_VFS_SERVED_CALLS_STATX,
+    VRIFT_MISC_VFS_SERVED_NS_STATX,
+    VRIFT_MISC_VFS_SERVED_CALLS_ACCESS,
+    VRIFT_MISC_VFS_SERVED_NS_ACCESS,
+    VRIFT_MISC_VFS_SERVED_CALLS_READLINK,
+    VRIFT_MISC_VFS_SERVED_NS_READLINK,
     VRIFT_MISC_COUNT
 };
 
 /* The unit (enum vrift_unit) of each misc counter, named after it. */
 enum vrift_misc_unit {
     VRIFT_UNITOF_BYTES_READ = 3,
-    VRIFT_UNITOF_BYTES_WRITTEN = 3
+    VRIFT_UNITOF_BYTES_WRITTEN = 3,
+    VRIFT_UNITOF_VFS_HANDLED = 1,
+    VRIFT_UNITOF_VFS_PASSTHROUGH = 1,
+    VRIFT_UNITOF_MANIFEST_HITS = 1,
+    VRIFT_UNITOF_MANIFEST_MISSES = 1,
+    VRIFT_UNITOF_BLOOM_REJECTS = 1,
+    VRIFT_UNITOF_CAS_HITS = 1,
+    VRIFT_UNITOF_CAS_MISSES = 1,
+    VRIFT_UNITOF_COW_COPIES = 1,
+    VRIFT_UNITOF_COW_BYTES = 3,
+    VRIFT_UNITOF_VFS_SERVED_CALLS_STAT = 1,
+    VRIFT_UNITOF_VFS_SERVED_NS_STAT = 2,
+    VRIFT_UNITOF_VFS_SERVED_CALLS_LSTAT = 1,
+    VRIFT_UNITOF_VFS_SERVED_NS_LSTAT = 2,
+    VRIFT_UNITOF_VFS_SERVED_CALLS_FSTAT = 1,
+    VRIFT_UNITOF_VFS_SERVED_NS_FSTAT = 2,
+    VRIFT_UNITOF_VFS_SERVED_CALLS_STATX = 1,
+    VRIFT_UNITOF_VFS_SERVED_NS_STATX = 2,
+    VRIFT_UNITOF_VFS_SERVED_CALLS_ACCESS = 1,
+    VRIFT_UNITOF_VFS_SERVED_NS_ACCESS = 2,
+    VRIFT_UNITOF_VFS_SERVED_CALLS_READLINK = 1,
+    VRIFT_UNITOF_VFS_SERVED_NS_READLINK = 2
 };
 
 enum vrift_field_kind {
@@ -114,6 +160,15 @@ enum vrift_slot_state {
     VRIFT_SLOT_FREE = 0,
     VRIFT_SLOT_LIVE = 1,        /* head written; counters belong to `pid` */
     VRIFT_SLOT_OVERFLOW = 2     /* slot 0: shared by images that found no free slot */
+};
+
+/* A VFS projection used in a session, registered once by the first
+ * process that serves it, so disk figures are not summed per process.
+ * `id` 0 = free slot. */
+struct vrift_session_projection {
+    uint64_t id;
+    uint64_t original_bytes;
+    uint64_t unique_bytes;
 };
 
 /* The first 32 bytes: frozen forever, whatever the version. */
@@ -176,6 +231,9 @@ struct vrift_header {
     uint64_t hot_dropped;       /* path calls not recorded: no free entry in reach */
     uint64_t hot_unresolved;    /* path calls relative to a directory fd: not recorded */
     uint64_t reserved[1];
+
+    /* VFS projections used in the session (1.2) */
+    struct vrift_session_projection vfs_projections[VRIFT_MAX_PROJECTIONS];
 };
 
 /* One row of the field table: a named run of u64 inside a slot. */

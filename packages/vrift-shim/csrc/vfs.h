@@ -1,0 +1,48 @@
+/*
+ * vfs.h — the VFS side of the shim: projections served from manifests.
+ *
+ * Every hook returns 1 when the VFS handled the call (result in *ret,
+ * errno set as the real call would), 0 when the caller should go on with
+ * the real function. All hooks are no-ops unless vr_vfs_count > 0, which
+ * only `vrift run --vfs` (VRIFT_VFS) makes true.
+ */
+#ifndef VRIFT_VFS_H
+#define VRIFT_VFS_H
+
+#include <dirent.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "shim.h"
+
+VR_HIDDEN extern int vr_vfs_count;
+
+VR_HIDDEN void vr_vfs_init(const char *spec);
+
+VR_HIDDEN int vr_vfs_stat(int dirfd, const char *path, int flags, struct stat *st, enum vrift_op op,
+                          int *ret);
+VR_HIDDEN int vr_vfs_fstat(int fd, struct stat *st, int *ret);
+VR_HIDDEN int vr_vfs_statx(int dirfd, const char *path, int flags, unsigned mask, void *stx, int *ret);
+VR_HIDDEN int vr_vfs_access(int dirfd, const char *path, int mode, int flags, int *ret);
+VR_HIDDEN int vr_vfs_readlink(int dirfd, const char *path, char *buf, size_t n, ssize_t *ret);
+VR_HIDDEN int vr_vfs_open(int dirfd, const char *path, int flags, mode_t mode, int *ret);
+VR_HIDDEN FILE *vr_vfs_fopen(const char *path, const char *mode, FILE *(*real)(const char *, const char *),
+                             int *handled);
+VR_HIDDEN void vr_vfs_opendir(const char *path, int dirfd_for_fd, DIR *d);
+VR_HIDDEN void vr_vfs_fdopendir(int fd, DIR *d);
+VR_HIDDEN void vr_vfs_fix_dirent(DIR *d, const char *name, ino_t *ino);
+VR_HIDDEN void vr_vfs_closedir(DIR *d);
+VR_HIDDEN void vr_vfs_close(int fd);
+VR_HIDDEN void vr_vfs_close_range(unsigned first, unsigned last);
+VR_HIDDEN void vr_vfs_dup(int oldfd, int newfd);
+
+/* Before a call that changes a file's inode (chmod, chown, utimes,
+ * truncate, link source): copy-on-write it out of the store. */
+VR_HIDDEN void vr_vfs_before_inode_change(int dirfd, const char *path, int nofollow);
+VR_HIDDEN void vr_vfs_before_fd_inode_change(int fd);
+/* Before a call that changes names (unlink, rename, mkdir, rmdir,
+ * symlink, link target): never serve this path or its parent again. */
+VR_HIDDEN void vr_vfs_before_name_change(int dirfd, const char *path);
+
+#endif
