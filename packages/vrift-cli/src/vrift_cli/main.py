@@ -12,7 +12,7 @@ import sys
 
 from vrift_profile import ProfileError
 
-from . import profile_cmd, run_cmd
+from . import profile_cmd, run_cmd, vfs_cmd
 
 
 class SubParser(argparse.ArgumentParser):
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="verb", required=True, parser_class=SubParser)
     run_cmd.add_parser(sub)
     profile_cmd.add_parser(sub)
+    vfs_cmd.add_parsers(sub)
     return p
 
 
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         return int(args.func(args) or 0)
-    except ProfileError as e:
+    except (ProfileError, *vfs_cmd.vfs_error_types()) as e:
         print(f"vrift: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -22,6 +22,9 @@ from vrift_profile.writer import create_session
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a command under the shim (counting into the active session)")
     p.add_argument("--profile", metavar="PATH", help="session file to count into (created if missing)")
+    p.add_argument(
+        "--vfs", metavar="DEST", action="append", default=[], help="serve this projection (repeatable)"
+    )
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
     p.set_defaults(func=run)
 
@@ -75,4 +78,9 @@ def exec_command(cmd: list[str], env: dict[str, str]) -> int:
 def run(args: argparse.Namespace) -> int:
     cmd = command_of(args)
     session = session_for_run(args.profile)
-    return exec_command(cmd, shim_environment(session))
+    env = shim_environment(session)
+    if args.vfs:
+        from .vfs_cmd import vfs_environment
+
+        env = vfs_environment(args.vfs, env)
+    return exec_command(cmd, env)
