@@ -62,17 +62,55 @@ def _bound(ns: float | None) -> str:
     return "≤" + units.duration_ns(ns + 1)  # bucket [2^i, 2^(i+1)): below 2^(i+1) ns
 
 
+def vfs_lines(snap: Snapshot) -> list[str]:
+    """RFC-0045's "VFS CONTRIBUTION" block, or one line saying there was none."""
+    from vrift_profile.vfsstats import contribution
+
+    v = contribution(snap)
+    if v is None:
+        return ["Cache Stats / VFS Contribution:", "└─ not measured: no VFS projection in this session"]
+    total = v.handled + v.passthrough
+    saved = (
+        f"~{units.duration_ns(v.time_saved_ns)} (estimate: served calls x real mean - serving time)"
+        if v.time_saved_ns is not None
+        else "no estimate (no real calls of the served classes to compare with)"
+    )
+    out = ["Cache Stats:"] + _tree(
+        [
+            f"Manifest Hits:  {units.percent(v.manifest_hits, v.manifest_hits + v.manifest_misses)} "
+            f"({units.count(v.manifest_hits)} of {units.count(v.manifest_hits + v.manifest_misses)})",
+            f"CAS Hits:       {units.percent(v.cas_hits, v.cas_hits + v.cas_misses)} "
+            f"({units.count(v.cas_hits)} of {units.count(v.cas_hits + v.cas_misses)} opens)",
+            f"Bloom Rejects:  {units.percent(v.bloom_rejects, v.lookups)} "
+            f"({units.count(v.bloom_rejects)} of {units.count(v.lookups)} lookups)",
+        ]
+    )
+    out += ["", "═" * 44, "★ VFS CONTRIBUTION", "═" * 44, "Intercepted vs Passthrough:"]
+    out += _tree(
+        [
+            f"VFS Handled:    {units.count(v.handled)} ({units.percent(v.handled, total)})",
+            f"Passthrough:    {units.count(v.passthrough)} ({units.percent(v.passthrough, total)})",
+            f"Total Syscalls: {units.count(total)}",
+        ]
+    )
+    out += ["Time Saved:"] + _tree([saved])
+    if v.original_bytes:
+        out += ["Disk Saved (Dedup):"] + _tree(
+            [
+                f"Original Size:  {units.size(v.original_bytes)}",
+                f"Actual Stored:  {units.size(v.stored_bytes)}",
+                f"Saved:          {units.size(v.dedup_savings)} "
+                f"({units.percent(v.dedup_savings, v.original_bytes)})",
+            ]
+        )
+    if v.cow_copies:
+        out += ["Copy-on-write:"] + _tree([f"{units.count(v.cow_copies)} files ({units.size(v.cow_bytes)})"])
+    return out
+
+
 def _counter_block(snap: Snapshot) -> list[str]:
     ctr = snap.counters
-    out: list[str] = []
-    cache = [k for k in ("manifest_hits", "cas_hits", "bloom_rejects") if k in ctr]
-    if not cache:
-        out += [
-            "Cache Stats / VFS Contribution:",
-            "└─ not measured: no VFS projection in this session",
-            "",
-        ]
-    out.append("I/O Stats:")
+    out = vfs_lines(snap) + ["", "I/O Stats:"]
     out += _tree(
         [
             f"Bytes Read:     {units.size(ctr.get('bytes_read', 0))}",
@@ -180,18 +218,21 @@ def render_summary(snap: Snapshot, color: bool = False) -> str:
     top = sorted(((n, o) for n, o in ops.items() if o.calls), key=lambda kv: -kv[1].est_total_ns)[:4]
     total_ns = sum(o.est_total_ns for o in ops.values())
     parts = ", ".join(f"{n} {units.count(o.calls)}" for n, o in top)
-    ctr = snap.counters
-    handled, passthrough = ctr.get("vfs_handled"), ctr.get("vfs_passthrough")
+    from vrift_profile.vfsstats import contribution
+
+    v = contribution(snap)
+    handled = v.handled if v else None
+    passthrough = v.passthrough if v else None
     if handled is None or passthrough is None:
         vfs = paint("vrift: VFS not active (no projection): every call went to the file system", "dim", color)
     else:
         pct = 100.0 * handled / (handled + passthrough) if handled + passthrough else 0.0
         vfs = "vrift: VFS handled " + paint(f"{pct:.1f}%", share_color(pct), color)
         vfs += f" of {units.count(handled + passthrough)} calls"
-        if "time_saved_ns" in ctr:
-            vfs += f", saved ~{units.duration_ns(ctr['time_saved_ns'])}"
-        if "dedup_savings" in ctr:
-            vfs += f", disk saved {units.size(ctr['dedup_savings'])}"
+        if v.time_saved_ns is not None:
+            vfs += f", saved ~{units.duration_ns(v.time_saved_ns)}"
+        if v.original_bytes:
+            vfs += f", disk saved {units.size(v.dedup_savings)}"
     return "\n".join(
         [
             paint("vrift: ", "bold", color) + f"{units.count(snap.total_calls)} file-system calls in "

@@ -115,6 +115,3 @@ def vfs_error_types() -> tuple[type[Exception], ...]:
     except ImportError:  # pragma: no cover - the CLI depends on vrift-vfs
         return ()
     return (VfsError,)
-
-
-

@@ -401,4 +401,6 @@ def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapsh
         slots_overflowed=header.slots_overflowed,
         creator=header.creator,
     )
-    return Snapshot(info, commands, decoder.op_names, _hot_paths(header, hot, decoder.op_names))
+    return Snapshot(
+        info, commands, decoder.op_names, _hot_paths(header, hot, decoder.op_names), header.projections
+    )

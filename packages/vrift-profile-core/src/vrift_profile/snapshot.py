@@ -303,19 +303,12 @@ class HotPathTable:
 
 
 JSON_FORMAT_VERSION = 1
+TIME_SAVED_METHOD = "served calls x mean real latency of the class in this session - serving time"
 
 # Scalar counters by JSON section. Only counters the file has are exported:
 # a counter with no event behind it is absent, never a fake zero.
 CACHE_COUNTERS = ("manifest_hits", "manifest_misses", "bloom_rejects", "cas_hits", "cas_misses")
 IO_COUNTERS = ("bytes_read", "bytes_written")
-VFS_COUNTERS = (
-    "vfs_handled",
-    "vfs_passthrough",
-    "time_saved_ns",
-    "cow_copies",
-    "dedup_savings",
-    "original_size",
-)
 
 
 @dataclass(frozen=True)
@@ -325,6 +318,8 @@ class Snapshot:
     # Every operation class the file knows, in its order (zeros included in totals).
     op_names: tuple[str, ...] = ()
     hot: HotPathTable = field(default_factory=HotPathTable)
+    # VFS projections the session used: (original bytes, distinct stored bytes)
+    projections: tuple[tuple[int, int], ...] = ()
 
     @property
     def ops(self) -> dict[str, OpStats]:
@@ -365,16 +360,37 @@ class Snapshot:
             "format_version": JSON_FORMAT_VERSION,
             "session": self.session.to_dict(),
             "syscalls": {k: v.to_dict() for k, v in ops.items()},
-            # Filled by the VFS layer's counters when a session has them.
+            # Only counters the session has: a counter with no event behind it is absent.
             "cache": present(CACHE_COUNTERS),
             "io": present(IO_COUNTERS),
-            "vfs": present(VFS_COUNTERS),
+            "vfs": self._vfs_dict(),
             "errors": {
                 "enoent": sum(s.enoent for s in ops.values()),
                 "eacces": sum(s.eacces for s in ops.values()),
             },
             "processes": [c.to_dict() for c in self.commands],
             "hot_paths": self.hot.to_dict(),
+        }
+
+    def _vfs_dict(self) -> dict[str, Any]:
+        from .vfsstats import contribution
+
+        v = contribution(self)
+        if v is None:
+            return {}
+        return {
+            "vfs_handled": v.handled,
+            "vfs_passthrough": v.passthrough,
+            "served_calls": v.served_calls,
+            "serving_ns": v.serving_ns,
+            "time_saved_ns": v.time_saved_ns,
+            "time_saved_method": TIME_SAVED_METHOD,
+            "cow_copies": v.cow_copies,
+            "cow_bytes": v.cow_bytes,
+            "original_size": v.original_bytes,
+            "stored_size": v.stored_bytes,
+            "dedup_savings": v.dedup_savings,
+            "projections": [{"original_bytes": o, "stored_bytes": u} for o, u in self.projections],
         }
 
     @classmethod
@@ -384,4 +400,8 @@ class Snapshot:
             [CommandStats.from_dict(c) for c in d["processes"]],
             tuple(d["syscalls"]),
             HotPathTable.from_dict(d["hot_paths"]) if "hot_paths" in d else HotPathTable(),
+            tuple(
+                (int(p["original_bytes"]), int(p["stored_bytes"]))
+                for p in d.get("vfs", {}).get("projections", [])
+            ),
         )

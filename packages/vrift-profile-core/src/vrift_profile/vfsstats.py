@@ -1,0 +1,93 @@
+"""What the VFS contributed in a session, derived from its counters.
+
+Time saved is an estimate with a stated method (docs/vfs.md): for each
+call class the VFS answers from memory (stat, lstat, fstat, statx,
+access, readlink),
+
+    saved = served calls x mean latency of the same class's real calls
+            in this session - time spent serving them
+
+so it needs real calls of that class in the session to compare with
+(most sessions have plenty outside the projection); a class without any
+gets no estimate rather than a guess. Disk saved is exact: the sum over
+the session's projections of original bytes minus distinct stored bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .snapshot import Snapshot
+
+SERVED_OPS = ("stat", "lstat", "fstat", "statx", "access", "readlink")
+
+
+@dataclass(frozen=True)
+class VfsContribution:
+    handled: int
+    passthrough: int
+    manifest_hits: int
+    manifest_misses: int
+    bloom_rejects: int
+    cas_hits: int
+    cas_misses: int
+    cow_copies: int
+    cow_bytes: int
+    served_calls: int
+    serving_ns: int
+    time_saved_ns: int | None  # None: no baseline to estimate from
+    unestimated_ops: tuple[str, ...]  # served classes with no real calls to compare
+    original_bytes: int
+    stored_bytes: int
+
+    @property
+    def dedup_savings(self) -> int:
+        return self.original_bytes - self.stored_bytes
+
+    @property
+    def lookups(self) -> int:
+        return self.manifest_hits + self.manifest_misses + self.bloom_rejects
+
+
+def contribution(snap: Snapshot) -> VfsContribution | None:
+    """None when no process of the session had a VFS projection."""
+    ctr = snap.counters
+    if "vfs_handled" not in ctr or not (ctr["vfs_handled"] or ctr["vfs_passthrough"] or snap.projections):
+        return None
+    ops = snap.ops
+    saved = 0.0
+    estimated = False
+    missing = []
+    served_calls = serving_ns = 0
+    for op in SERVED_OPS:
+        n = ctr.get(f"vfs_served_calls_{op}", 0)
+        ns = ctr.get(f"vfs_served_ns_{op}", 0)
+        served_calls += n
+        serving_ns += ns
+        if not n:
+            continue
+        o = ops.get(op)
+        real_timed = (o.timed_calls if o else 0) - n
+        real_ns = (o.latency_ns if o else 0) - ns
+        if real_timed <= 0 or real_ns <= 0:
+            missing.append(op)
+            continue
+        saved += max(0.0, n * real_ns / real_timed - ns)
+        estimated = True
+    return VfsContribution(
+        handled=ctr["vfs_handled"],
+        passthrough=ctr["vfs_passthrough"],
+        manifest_hits=ctr.get("manifest_hits", 0),
+        manifest_misses=ctr.get("manifest_misses", 0),
+        bloom_rejects=ctr.get("bloom_rejects", 0),
+        cas_hits=ctr.get("cas_hits", 0),
+        cas_misses=ctr.get("cas_misses", 0),
+        cow_copies=ctr.get("cow_copies", 0),
+        cow_bytes=ctr.get("cow_bytes", 0),
+        served_calls=served_calls,
+        serving_ns=serving_ns,
+        time_saved_ns=int(saved) if estimated else None,
+        unestimated_ops=tuple(missing),
+        original_bytes=sum(p[0] for p in snap.projections),
+        stored_bytes=sum(p[1] for p in snap.projections),
+    )
