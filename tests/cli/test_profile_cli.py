@@ -191,3 +191,12 @@ def test_vrift_profile_1_uses_the_current_session(cbin: Path, rundir: Path):
         [cbin / "stat_loop", "/etc/hostname", "5", "/x", "0"], env=env, check=True, capture_output=True
     )
     assert _calls()["syscalls"]["stat"]["calls"] == 77
+
+
+def test_cold_cache_keeps_stdout_clean(cbin: Path, rundir: Path, tmp_path: Path):
+    """The first run emits the parsed-header cache; nothing of it may reach stdout."""
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "fresh-cache"))
+    vrift("profile", "start", env=env)
+    out = vrift("profile", "export", env=env).stdout
+    assert json.loads(out)["format_version"] == 1
+    assert list((tmp_path / "fresh-cache" / "vrift").glob("_vrift_ffi_*.py"))

@@ -353,9 +353,15 @@ static uint64_t *dirty_claim(struct vr_proj *p, uint64_t h, int done)
 
 /* ---- resolving a (dirfd, path) to a projection-relative path ---- */
 
-/* Normalise `in` (len n) into out: drop "." and empty components; refuse
- * ".." (only the kernel can resolve it through symlinks) and trailing "/". */
-static int normalise(const char *in, size_t n, char *out, size_t cap, size_t *out_len)
+static const char *entry_path(const struct vr_proj *p, const struct vrift_manifest_entry *e);
+static int64_t index_find(const struct vr_proj *p, const char *rel, size_t n, uint64_t h);
+
+/* Normalise `in` (len n) into out: drop "." and empty components, and
+ * resolve ".." lexically only where that is exact: when the component it
+ * removes is a real directory of the manifest (not a symlink). Refuse a
+ * trailing "/", ".." above the root, or ".." after an unknown component. */
+static int normalise(const struct vr_proj *p, const char *in, size_t n, char *out, size_t cap,
+                     size_t *out_len)
 {
     size_t o = 0;
     if (n && in[n - 1] == '/')
@@ -371,8 +377,19 @@ static int normalise(const char *in, size_t n, char *out, size_t cap, size_t *ou
             i = j;
             continue;
         }
-        if (c == 2 && in[i] == '.' && in[i + 1] == '.')
-            return 0;
+        if (c == 2 && in[i] == '.' && in[i + 1] == '.') {
+            if (o == 0)
+                return 0;
+            int64_t idx = index_find(p, out, o, vr_hash_bytes(VR_PATH_SEED, out, o));
+            if (idx < 0 || p->entries[idx].type != VRIFT_ENTRY_DIR)
+                return 0;
+            while (o > 0 && out[o - 1] != '/')
+                o--;
+            if (o > 0)
+                o--; /* the separator */
+            i = j;
+            continue;
+        }
         if (o + c + 2 > cap)
             return 0;
         if (o)
@@ -414,7 +431,7 @@ static int resolve(int dirfd, const char *path, char *rel, size_t *rel_len)
         size_t o = d->path_len;
         tmp[o++] = '/';
         memcpy(tmp + o, path, plen);
-        return normalise(tmp, o + plen, rel, PATH_MAX, rel_len) ? pi : -1;
+        return normalise(p, tmp, o + plen, rel, PATH_MAX, rel_len) ? pi : -1;
     }
     const char *abs = path;
     size_t alen = plen;
@@ -435,7 +452,7 @@ static int resolve(int dirfd, const char *path, char *rel, size_t *rel_len)
             continue;
         if (alen > p->root_len && abs[p->root_len] != '/')
             continue;
-        return normalise(abs + p->root_len, alen - p->root_len, rel, PATH_MAX, rel_len) ? pi : -1;
+        return normalise(p, abs + p->root_len, alen - p->root_len, rel, PATH_MAX, rel_len) ? pi : -1;
     }
     return -1;
 }
@@ -981,4 +998,10 @@ void vr_vfs_before_name_change(int dirfd, const char *path)
     struct vr_proj *p = &projs[pi];
     dirty_claim(p, vr_hash_bytes(VR_PATH_SEED, rel, n), 1);
     mark_parent_dirty(p, rel, n);
+}
+
+/* For tests: the path hash the manifest writer must reproduce. */
+VR_EXPORT uint64_t vrift_shim_path_hash(const char *p, size_t n)
+{
+    return vr_hash_bytes(VR_PATH_SEED, p, n);
 }

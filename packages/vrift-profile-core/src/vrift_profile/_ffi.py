@@ -65,7 +65,11 @@ def _cached(source: str):
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
         try:
-            builder.emit_python_code(tmp)
+            import contextlib
+            import io
+
+            with contextlib.redirect_stdout(io.StringIO()):  # cffi announces "generating ..."
+                builder.emit_python_code(tmp)
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
