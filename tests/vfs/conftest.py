@@ -25,6 +25,7 @@ GIT_ENV = {
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rundir) -> Path:
     root = tmp_path / "store"
     monkeypatch.setenv("VRIFT_STORE", str(root))
+    monkeypatch.setenv("VRIFT_STATE", str(tmp_path / "state"))
     return root
 
 

@@ -1,7 +1,7 @@
 """Projections: a manifest materialized as a real tree of hardlinks to blobs.
 
 Programs that bypass the shim still see the right names and contents.
-Each projection is registered in the store:
+Each projection is registered per user (store.state_root()/projections):
 
     projections/ID.proj    three lines the shim reads: root, manifest, dirty table
     projections/ID.dirty   shared table of paths changed through the shim
@@ -141,6 +141,8 @@ def umount(store: Store, dest: str | os.PathLike[str]) -> Projection:
 
 def list_projections(store: Store) -> list[Projection]:
     out = []
+    if not store.projections.is_dir():
+        return out
     for f in sorted(store.projections.glob("*.proj")):
         lines = f.read_text().splitlines()
         if len(lines) >= 3:

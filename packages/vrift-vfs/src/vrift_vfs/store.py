@@ -2,8 +2,11 @@
 
     <store>/blobs/ab/cdef...   read-only blobs (fan-out on the first byte)
     <store>/manifests/NAME.vmf binary manifests (vrift_manifest.h)
-    <store>/projections/ID.*   registered projections (see project.py)
     <store>/tmp/               writes land here first, then rename into place
+
+Projections are registered per user, outside the store (state_root():
+$VRIFT_STATE, else $XDG_STATE_HOME/vrift), so a read-only or shared store
+can still be projected and served.
 
 A blob is written to tmp/, fsynced, made read-only and renamed to its
 final name, so a crash never leaves a partial blob under a real name.
@@ -29,6 +32,14 @@ def default_root() -> Path:
     return Path(data) / "vrift" / "store"
 
 
+def state_root() -> Path:
+    env = os.environ.get("VRIFT_STATE")
+    if env:
+        return Path(env)
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(state) / "vrift"
+
+
 def _why(e: OSError) -> str:
     return e.strerror or str(e)
 
@@ -38,7 +49,7 @@ class Store:
         self.root = root
         self.blobs = root / "blobs"
         self.manifests = root / "manifests"
-        self.projections = root / "projections"
+        self.projections = state_root() / "projections"
         self.tmp = root / "tmp"
 
     @classmethod
@@ -46,7 +57,7 @@ class Store:
         store = cls(Path(root) if root else default_root())
         if create:
             try:
-                for d in (store.blobs, store.manifests, store.projections, store.tmp):
+                for d in (store.blobs, store.manifests, store.tmp):
                     d.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise VfsError(f"cannot create the store at {store.root}: {_why(e)}") from None
@@ -101,8 +112,10 @@ class Store:
                     pass
 
     def write_atomic(self, final: Path, data: bytes, mode: int = 0o644) -> None:
+        """Write `final` via a temp file in its own directory, fsync, rename."""
         try:
-            fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix=final.name + ".")
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.")
         except OSError as e:
             raise VfsError(f"store {self.root} is not writable: {_why(e)}") from None
         try:
