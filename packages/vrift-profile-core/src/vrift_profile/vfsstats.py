@@ -4,12 +4,14 @@ Time saved is an estimate with a stated method (docs/vfs.md): for each
 call class the VFS answers from memory (stat, lstat, fstat, statx,
 access, readlink),
 
-    saved = served calls x mean latency of the same class's real calls
-            in this session - time spent serving them
+    saved = served calls x baseline - time spent serving - time spent on shadow samples
 
-so it needs real calls of that class in the session to compare with
-(most sessions have plenty outside the projection); a class without any
-gets no estimate rather than a guess. Disk saved is exact: the sum over
+where the baseline is the measured cost of the very calls serving avoids:
+the shim makes bursts of served calls for real as well (16 of every 1024, "shadow samples")
+and times it. Without shadow samples (a counters-only session, or very
+few served calls) the baseline falls back to the mean of the class's
+real calls elsewhere in the session; a class with neither gets no
+estimate rather than a guess. Disk saved is exact: the sum over
 the session's projections of original bytes minus distinct stored bytes.
 """
 
@@ -62,17 +64,23 @@ def contribution(snap: Snapshot) -> VfsContribution | None:
     for op in SERVED_OPS:
         n = ctr.get(f"vfs_served_calls_{op}", 0)
         ns = ctr.get(f"vfs_served_ns_{op}", 0)
+        shadow_n = ctr.get(f"vfs_shadow_calls_{op}", 0)
+        shadow_ns = ctr.get(f"vfs_shadow_ns_{op}", 0)
         served_calls += n
         serving_ns += ns
         if not n:
             continue
-        o = ops.get(op)
-        real_timed = (o.timed_calls if o else 0) - n
-        real_ns = (o.latency_ns if o else 0) - ns
-        if real_timed <= 0 or real_ns <= 0:
-            missing.append(op)
-            continue
-        saved += max(0.0, n * real_ns / real_timed - ns)
+        if shadow_n:
+            baseline = shadow_ns / shadow_n
+        else:
+            o = ops.get(op)
+            real_timed = (o.timed_calls if o else 0) - n
+            real_ns = (o.latency_ns if o else 0) - ns
+            if real_timed <= 0 or real_ns <= 0:
+                missing.append(op)
+                continue
+            baseline = real_ns / real_timed
+        saved += max(0.0, n * baseline - ns - shadow_ns)
         estimated = True
     return VfsContribution(
         handled=ctr["vfs_handled"],

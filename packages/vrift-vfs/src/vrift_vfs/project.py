@@ -19,10 +19,13 @@ import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import VfsError
-from .manifest import Manifest, read_manifest
 from .store import Store
+
+if TYPE_CHECKING:
+    from .manifest import Manifest
 
 DIRTY_SLOTS = 1 << 16
 DIRTY_HEADER = 64  # u64 magic, u64 slots, u64 all_dirty, padding
@@ -77,6 +80,8 @@ def _materialize(store: Store, m: Manifest, dest: Path) -> int:
 
 
 def mount(store: Store, name: str, dest: str | os.PathLike[str]) -> tuple[Projection, int]:
+    from .manifest import read_manifest
+
     m = read_manifest(store.manifest_path(name)) if store.manifest_path(name).exists() else None
     if m is None:
         raise VfsError(f"no manifest named {name!r} in {store.root} (see vrift ls)")
@@ -152,6 +157,8 @@ def list_projections(store: Store) -> list[Projection]:
 
 def gc(store: Store) -> tuple[int, int]:
     """Remove blobs no manifest references: (blobs removed, bytes freed)."""
+    from .manifest import read_manifest
+
     keep: set[str] = set()
     for name in store.manifest_names():
         keep |= read_manifest(store.manifest_path(name)).blobs()
