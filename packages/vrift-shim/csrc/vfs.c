@@ -468,6 +468,17 @@ static int bloom_has(const struct vr_proj *p, uint64_t h)
     return 1;
 }
 
+/* The manifest is untrusted: an entry whose strings lie outside the
+ * string table is treated as absent (checked on use, not at attach, so
+ * attaching costs nothing per exec whatever the manifest's size). */
+static int entry_ok(const struct vr_proj *p, const struct vrift_manifest_entry *e)
+{
+    uint64_t size = p->m->strings_size;
+    if ((uint64_t)e->path_off + e->path_len >= size)
+        return 0;
+    return e->type != VRIFT_ENTRY_SYMLINK || (uint64_t)e->target_off + e->target_len < size;
+}
+
 static int64_t index_find(const struct vr_proj *p, const char *rel, size_t n, uint64_t h)
 {
     uint64_t mask = p->m->index_slots - 1;
@@ -476,7 +487,7 @@ static int64_t index_find(const struct vr_proj *p, const char *rel, size_t n, ui
         if (v == 0 || v > p->m->entry_count)
             return -1;
         const struct vrift_manifest_entry *e = &p->entries[v - 1];
-        if (e->path_hash == h && e->path_len == n && memcmp(entry_path(p, e), rel, n) == 0)
+        if (e->path_hash == h && e->path_len == n && entry_ok(p, e) && memcmp(entry_path(p, e), rel, n) == 0)
             return v - 1;
     }
     return -1;
