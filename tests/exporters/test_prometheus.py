@@ -119,3 +119,23 @@ def test_serve_exposes_live_metrics(cbin: Path, shim_lib: Path, tmp_path: Path, 
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
+
+
+def test_every_scalar_counter_is_exported(sample_session: Path):
+    from vrift_profile.snapshot import counter_unit
+
+    text = vrift("profile", "export", "--path", str(sample_session), "--format", "prometheus").stdout
+    samples = parse(text)
+    snap = read_profile(sample_session)
+    names = {k for c in snap.commands for k in c.counters} - {"bytes_read", "bytes_written"}
+    assert "vfs_handled" in names and "cow_copies" in names
+    for c in snap.commands:
+        for name in names:
+            metric = "vrift_" + name.replace("_ns_", "_").removesuffix("_ns")
+            unit = counter_unit(name)
+            if unit == "bytes":
+                metric = metric.removesuffix("_bytes") + "_bytes"
+            elif unit == "ns":
+                metric += "_seconds"
+            value = samples[(metric + "_total", (("command", c.command),))]
+            assert value == pytest.approx(c.counters[name] / (1e9 if unit == "ns" else 1))

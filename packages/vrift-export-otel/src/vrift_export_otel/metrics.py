@@ -29,6 +29,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from vrift_profile import Snapshot
+from vrift_profile.snapshot import counter_unit
 
 CUMULATIVE = AggregationTemporality.CUMULATIVE
 SCOPE = InstrumentationScope("vrift", "0.1.0")
@@ -106,6 +107,15 @@ def metrics_data(snapshot: Snapshot, service_name: str = "vrift") -> MetricsData
         total("vrift.io", "By", "Bytes read and written through wrapped calls", io),
         total("vrift.processes", "{process}", "Process images that made counted calls", procs),
     ]
+    names = sorted({k for c in snapshot.commands for k in c.counters} - {"bytes_read", "bytes_written"})
+    for name in names:
+        unit = counter_unit(name)
+        points = [
+            point(c.counters.get(name, 0) / (1e9 if unit == "ns" else 1), **{"process.command": c.command})
+            for c in snapshot.commands
+        ]
+        otel_unit = {"bytes": "By", "ns": "s", "events": "{event}"}[unit]
+        metrics.append(total(f"vrift.counter.{name}", otel_unit, f"vrift counter {name}", points))
     scope = ScopeMetrics(SCOPE, [m for m in metrics if m.data.data_points], schema_url="")
     return MetricsData([ResourceMetrics(resource(snapshot, service_name), [scope], schema_url="")])
 

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 from vrift_profile import Snapshot, read_profile
+from vrift_profile.snapshot import counter_unit
 
 
 def le_bounds(buckets: int) -> list[str]:
@@ -65,6 +66,7 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
             if key in cmd.counters:
                 io.add_metric([c, direction], cmd.counters[key])
     yield from (calls, errors, duration, io, procs)
+    yield from counter_families(snapshot)
 
     start = GaugeMetricFamily(
         "vrift_session_start_time_seconds", "When the session (or its last reset) started, Unix time"
@@ -77,6 +79,24 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
     )
     overflow.add_metric([], s.slots_overflowed)
     yield from (start, running, overflow)
+
+
+def counter_families(snapshot: Snapshot) -> Iterator[Metric]:
+    """Every other scalar counter (VFS, cache, copy-on-write...), per command,
+    in base units: vrift_<name>_total, _bytes_total, _seconds_total."""
+    names = sorted({k for c in snapshot.commands for k in c.counters} - {"bytes_read", "bytes_written"})
+    for name in names:
+        unit = counter_unit(name)
+        metric = "vrift_" + name.replace("_ns_", "_").removesuffix("_ns")
+        if unit == "bytes":
+            metric = metric.removesuffix("_bytes") + "_bytes"
+        elif unit == "ns":
+            metric += "_seconds"
+        fam = CounterMetricFamily(metric, f"vrift counter {name} ({unit})", labels=["command"])
+        for cmd in snapshot.commands:
+            v = cmd.counters.get(name, 0)
+            fam.add_metric([cmd.command], v / 1e9 if unit == "ns" else v)
+        yield fam
 
 
 class SnapshotCollector:

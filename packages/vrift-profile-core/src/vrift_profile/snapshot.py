@@ -302,6 +302,15 @@ class HotPathTable:
         )
 
 
+def counter_unit(name: str) -> str:
+    """Unit of a scalar counter, by vrift's naming rule: "bytes", "ns" or "events"."""
+    if name.startswith("bytes_") or name.endswith("_bytes"):
+        return "bytes"
+    if name.endswith("_ns") or "_ns_" in name:
+        return "ns"
+    return "events"
+
+
 JSON_FORMAT_VERSION = 1
 TIME_SAVED_METHOD = "served calls x mean real latency of the class in this session - serving time"
 
