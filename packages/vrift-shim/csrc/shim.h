@@ -241,15 +241,12 @@ static inline void vr_hot_if(uint64_t ctl, enum vrift_op op, int dirfd, const ch
 }
 
 /* vr_record for a call that names a path (relative to `dirfd`). */
-static inline void vr_shadow_finish(uint64_t ctl);
-
 static inline void vr_record_path(enum vrift_op op, uint64_t ctl, uint64_t t0, int failed, int err,
                                   int dirfd, const char *path)
 {
     uint64_t ns = vr_record(op, ctl, t0, failed, err);
     if (VR_MODE(ctl) & VRIFT_MODE_HOT)
         vr_hot_record(ctl, op, dirfd, path, ns, failed);
-    vr_shadow_finish(ctl);
 }
 
 /* Count a call without timing it (sampled readdir, tail-called dlopen). */
@@ -283,27 +280,6 @@ static inline void vr_record_served(enum vrift_op op, uint64_t ctl, uint64_t t0,
     if (served_calls_misc >= 0)
         vr_add_misc(ctl, (enum vrift_misc)served_calls_misc, 1);
 }
-
-/* ---- the time-saved baseline (vfs.c) ----
- *
- * A served call's cost is timed from the VFS hook's entry to the end of
- * its bookkeeping. To know what it replaced, a few calls the VFS could
- * serve are passed through instead ("shadow samples") and timed the same
- * way, from the hook's entry to the end of the real call's bookkeeping:
- * same place in the program, same counting, so the two costs compare. */
-VR_HIDDEN extern VR_TLS uint64_t vr_shadow_t0;  /* 0: no shadow sample in flight */
-VR_HIDDEN extern VR_TLS int vr_shadow_misc;
-
-static inline void vr_shadow_finish(uint64_t ctl)
-{
-    if (VR_UNLIKELY(vr_shadow_t0)) {
-        uint64_t ns = vr_elapsed_ns(vr_shadow_t0, vr_clock());
-        vr_shadow_t0 = 0;
-        vr_add_misc(ctl, (enum vrift_misc)vr_shadow_misc, 1);
-        vr_add_misc(ctl, (enum vrift_misc)(vr_shadow_misc + 1), ns);
-    }
-}
-
 
 /* ---- session file creation/validation shared with the exported API ---- */
 

@@ -4,17 +4,20 @@ Time saved is an estimate with a stated method (docs/vfs.md): for each
 call class the VFS answers from memory (stat, lstat, fstat, statx,
 access, readlink),
 
-    saved = served calls x (mean cost of a shadow sample - mean cost of a served call)
+    saved = served calls x (mean real call - mean served call)
 
-Both costs are timed the same way, from the VFS hook's entry to the end
-of the call's bookkeeping: a served call as it is served, a shadow sample
-as the real call it would otherwise have been (the shim passes runs of 64
-of every 4096 servable calls per thread through and times the last 48 of
-each run). So the baseline is measured in place: same program, same
-paths, same counting. Without shadow samples (counters-only sessions, or
-too few served calls) the baseline falls back to the mean of the class's
-real calls elsewhere in the session; a class with neither gets no
-estimate. Disk saved is exact: the sum over
+"mean served call" is timed over the whole served path, from the VFS
+hook's entry to the end of its bookkeeping (counters, hot paths). "mean
+real call" is measured in place: in runs of 48 of every 4096 served calls
+per thread the shim also makes the real call, into a scratch buffer, and
+times the system call alone ("shadow samples"; the program still gets the
+served answer). The two differ in what they leave out (the real side
+omits its bookkeeping, and a lone real call among served ones finds
+colder caches than one in a stream); docs/vfs.md and benchmarks/RESULTS.md
+compare the estimate with measured A/B runs. Without shadow samples
+(counters-only sessions) the baseline falls back to the mean of the
+class's real calls elsewhere in the session; a class with neither gets
+no estimate. Disk saved is exact: the sum over
 the session's projections of original bytes minus distinct stored bytes.
 """
 
