@@ -42,7 +42,7 @@ def test_bad_files_are_refused_clearly(tmp_path, good, mutate, message):
 
 
 def test_missing_and_directory(tmp_path):
-    with pytest.raises(ProfileFormatError, match="no such profile"):
+    with pytest.raises(ProfileFormatError, match="no such file"):
         read_profile(tmp_path / "nope")
     with pytest.raises(ProfileFormatError, match="directory"):
         read_profile(tmp_path)

@@ -24,7 +24,7 @@ from vrift_profile.paths import ENV_PATH, check_parent_dir, current_session, new
 from vrift_profile.writer import create_session
 
 from . import render
-from .run_cmd import command_of
+from .run_cmd import command_of, launch_failed
 
 
 def _slots(value: str) -> int:
@@ -280,12 +280,8 @@ def profile_run(args: argparse.Namespace) -> int:
     try:
         try:
             proc = subprocess.Popen(cmd, env=env, restore_signals=True)
-        except FileNotFoundError:
-            print(f"vrift: command not found: {cmd[0]}", file=sys.stderr)
-            return 127
-        except PermissionError:
-            print(f"vrift: permission denied: {cmd[0]}", file=sys.stderr)
-            return 126
+        except OSError as e:
+            return launch_failed(cmd, e)
         rc = proc.wait()
     finally:
         signal.signal(signal.SIGINT, old)

@@ -58,20 +58,22 @@ def session_for_run(explicit: str | None) -> Path | None:
     return None
 
 
+def launch_failed(cmd: list[str], e: OSError) -> int:
+    """One line and the shell's exit status for a command that could not start."""
+    if isinstance(e, FileNotFoundError):
+        print(f"vrift: command not found: {cmd[0]}", file=sys.stderr)
+        return 127
+    print(f"vrift: cannot run {cmd[0]}: {e.strerror}", file=sys.stderr)
+    return 126
+
+
 def exec_command(cmd: list[str], env: dict[str, str]) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     try:
         os.execvpe(cmd[0], cmd, env)
-    except FileNotFoundError:
-        print(f"vrift: command not found: {cmd[0]}", file=sys.stderr)
-        return 127
-    except PermissionError:
-        print(f"vrift: permission denied: {cmd[0]}", file=sys.stderr)
-        return 126
     except OSError as e:
-        print(f"vrift: cannot run {cmd[0]}: {e.strerror}", file=sys.stderr)
-        return 126
+        return launch_failed(cmd, e)
     return 0  # not reached
 
 

@@ -13,3 +13,12 @@ class ProfileFormatError(ProfileError):
 
 class SessionError(ProfileError):
     """No session to act on, or the session file/directory cannot be used safely."""
+
+
+def open_failed(path: object, e: OSError) -> ProfileFormatError:
+    """The one-line error for a profile (or export) that cannot be opened."""
+    if isinstance(e, FileNotFoundError):
+        return ProfileFormatError(f"{path}: no such file")
+    if isinstance(e, IsADirectoryError):
+        return ProfileFormatError(f"{path}: is a directory, not a profile")
+    return ProfileFormatError(f"{path}: cannot open: {e.strerror}")

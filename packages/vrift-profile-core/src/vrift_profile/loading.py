@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from .errors import ProfileFormatError
+from .errors import ProfileFormatError, open_failed
 from .reader import read_profile
 from .snapshot import JSON_FORMAT_VERSION, Snapshot
 
@@ -17,12 +17,8 @@ def load(path: str | os.PathLike[str]) -> Snapshot:
     try:
         with open(p, "rb") as f:
             start = f.read(1)
-    except FileNotFoundError:
-        raise ProfileFormatError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise ProfileFormatError(f"{p}: is a directory") from None
     except OSError as e:
-        raise ProfileFormatError(f"{p}: cannot open: {e.strerror}") from None
+        raise open_failed(p, e) from None
     if start in (b"{", b" ", b"\n", b"\t", b"\r"):
         return load_json(p)
     return read_profile(p)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import _ffi
-from .errors import ProfileFormatError
+from .errors import ProfileFormatError, open_failed
 from .layout import c
 from .snapshot import (
     CommandStats,
@@ -280,12 +280,8 @@ def read_profile(path: str | os.PathLike[str]) -> Snapshot:
 def _read(p: Path) -> tuple[Header, bytes, bytes, Path]:
     try:
         fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise ProfileFormatError(f"{p}: no such profile") from None
-    except IsADirectoryError:
-        raise ProfileFormatError(f"{p}: is a directory, not a profile") from None
     except OSError as e:
-        raise ProfileFormatError(f"{p}: cannot open: {e.strerror}") from None
+        raise open_failed(p, e) from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
