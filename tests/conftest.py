@@ -44,9 +44,9 @@ def sample_session(cbin: Path, shim_lib: Path, tmp_path: Path, rundir) -> Path:
     import os
 
     from helpers import profiled_env
-    from vrift_profile import set_enabled
+    from vrift_profile import create_session, set_enabled
 
-    session = tmp_path / "sample.vrift"
+    session = create_session(tmp_path / "sample.vrift", hot_paths=True)
     env = profiled_env(shim_lib, session)
     subprocess.run(
         [cbin / "stat_loop", "/etc/hostname", "300", "/nonexistent-vrift", "40"],

@@ -171,7 +171,7 @@ def test_html_report_renders_in_headless_chromium(cbin, shim_lib, tmp_path, rund
     from workloads.cproject import generate
 
     proj = generate(tmp_path / "proj", files=6)
-    session = create_session(tmp_path / "r.vrift")
+    session = create_session(tmp_path / "r.vrift", hot_paths=True)
     subprocess.run(
         ["make", "-s", "-j2"],
         cwd=proj,

@@ -14,7 +14,7 @@ def test_exact_counts_with_concurrent_processes_and_threads(cbin, shim_lib, tmp_
     d.mkdir()
     for i in range(10):
         (d / f"p{i}").write_text("x")
-    session = create_session(tmp_path / "p.vrift")
+    session = create_session(tmp_path / "p.vrift", hot_paths=True)
     subprocess.run(
         [cbin / "hot_stress", d, "10", "500", "4", "2"],
         env=profiled_env(shim_lib, session),
@@ -36,7 +36,7 @@ def test_exact_counts_with_concurrent_processes_and_threads(cbin, shim_lib, tmp_
 def test_full_table_counts_what_it_drops(cbin, shim_lib, tmp_path, rundir):
     d = tmp_path / "d"
     d.mkdir()
-    session = create_session(tmp_path / "p.vrift", hot_entries=16)
+    session = create_session(tmp_path / "p.vrift", hot_entries=16, hot_paths=True)
     subprocess.run(
         [cbin / "hot_stress", d, "100", "3", "2", "1"],
         env=profiled_env(shim_lib, session),
@@ -53,7 +53,7 @@ def test_full_table_counts_what_it_drops(cbin, shim_lib, tmp_path, rundir):
 
 
 def test_relative_paths_are_recorded_under_the_cwd_and_reset_clears(cbin, shim_lib, tmp_path, rundir):
-    session = create_session(tmp_path / "p.vrift")
+    session = create_session(tmp_path / "p.vrift", hot_paths=True)
     (tmp_path / "rel.txt").write_text("x")
     subprocess.run(
         [cbin / "stat_loop", "rel.txt", "5", "/nonexistent-abs", "2"],
@@ -81,3 +81,16 @@ def test_counters_only_mode_records_no_paths(cbin, shim_lib, tmp_path, rundir):
     assert snap.ops["stat"].calls == 5 and snap.ops["stat"].timed_calls == 0
     assert snap.hot.paths == ()
     assert os.path.exists(session)
+
+
+def test_hot_paths_are_off_by_default(cbin, shim_lib, tmp_path, rundir):
+    session = create_session(tmp_path / "p.vrift")
+    subprocess.run(
+        [cbin / "stat_loop", "/etc/hostname", "5", "/x", "0"],
+        env=profiled_env(shim_lib, session),
+        check=True,
+        capture_output=True,
+    )
+    snap = read_profile(session)
+    assert snap.ops["stat"].calls == 5 and snap.ops["stat"].timed_calls == 5
+    assert snap.hot.paths == () and snap.hot.capacity > 0

@@ -83,7 +83,7 @@ def test_long_and_non_utf8_paths(cbin, shim_lib, tmp_path, rundir):
         deep = deep / ("d" * 100 + str(i))
     os.makedirs(deep)
     (deep / "f").write_text("y")
-    s = tmp_path / "p.vrift"
+    s = create_session(tmp_path / "p.vrift", hot_paths=True)
     env = profiled_env(shim_lib, s)
     code = (
         "import os, sys\n"

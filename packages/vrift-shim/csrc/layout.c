@@ -120,8 +120,8 @@ void vr_layout_write(struct vrift_header *h, uint32_t slot_count, const char *cr
     h->pre.header_len = sizeof(struct vrift_header);
     h->pre.file_size = vr_layout_file_size(slot_count);
 
-    h->mode = VRIFT_MODE_FULL;
-    h->enabled = VRIFT_MODE_FULL;
+    h->mode = VRIFT_MODE_DEFAULT;
+    h->enabled = VRIFT_MODE_DEFAULT;
     h->field_count = FIELD_COUNT;
     h->field_size = sizeof(struct vrift_field);
     h->field_table_offset = field_table_offset();

@@ -51,6 +51,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--new", action="store_true", help="always create a new session")
     v.add_argument("--slots", type=_slots, default=None, help="process-image slots to reserve (default 4096)")
     v.add_argument("--counters-only", action="store_true", help="count calls but read no clock (cheapest)")
+    v.add_argument(
+        "--hot-paths", action="store_true", help="also record every path (show --hot, report, flamegraph)"
+    )
     verb("stop", stop, "stop counting (running processes obey at their next call)")
     verb("reset", reset_cmd, "zero all counters of the session")
     v = verb("show", show, "print the session's statistics")
@@ -88,6 +91,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v = verb("run", profile_run, "run a command in a fresh session and print a summary")
     v.add_argument("--slots", type=_slots, default=None, help="process-image slots to reserve")
     v.add_argument("--counters-only", action="store_true", help="count calls but read no clock")
+    v.add_argument("--hot-paths", action="store_true", help="also record every path")
     v.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
 
 
@@ -104,7 +108,7 @@ def start(args: argparse.Namespace) -> int:
             print(f"vrift: session {'already running' if was else 'resumed'}: {explicit}")
         else:
             check_parent_dir(explicit)
-            create_session(explicit, args.slots, counters_only=args.counters_only)
+            create_session(explicit, args.slots, counters_only=args.counters_only, hot_paths=args.hot_paths)
             print(f"vrift: session started: {explicit}")
         return 0
     cur = current_session()
@@ -116,7 +120,9 @@ def start(args: argparse.Namespace) -> int:
         if was is not None:
             print(f"vrift: session {'already running' if was else 'resumed'}: {cur}")
             return 0
-    path = create_session(new_session_path(), args.slots, counters_only=args.counters_only)
+    path = create_session(
+        new_session_path(), args.slots, counters_only=args.counters_only, hot_paths=args.hot_paths
+    )
     set_current(path)
     print(f"vrift: session started: {path}")
     print("vrift: run commands with `vrift run -- CMD`; see them with `vrift profile show`")
@@ -271,9 +277,13 @@ def profile_run(args: argparse.Namespace) -> int:
         if explicit.exists():
             raise SessionError(f"{explicit}: already exists (profile run starts a fresh session)")
         check_parent_dir(explicit)
-        path = create_session(explicit, args.slots, counters_only=args.counters_only)
+        path = create_session(
+            explicit, args.slots, counters_only=args.counters_only, hot_paths=args.hot_paths
+        )
     else:
-        path = create_session(new_session_path(), args.slots, counters_only=args.counters_only)
+        path = create_session(
+            new_session_path(), args.slots, counters_only=args.counters_only, hot_paths=args.hot_paths
+        )
     env = shim_environment(path)
     # The child gets Ctrl-C from the terminal itself; vrift waits to report.
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)

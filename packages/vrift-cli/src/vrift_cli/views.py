@@ -20,7 +20,7 @@ def hot_lines(snap: Snapshot, n: int) -> list[str]:
     for key, title in (("calls", "most called"), ("latency_ns", "most time")):
         top = hot.top(n, key)
         if not top:
-            return ["Hot Paths: none recorded (counters-only session, or no path calls yet)"]
+            return ["Hot Paths: none recorded (start the session with --hot-paths to record them)"]
         rows = [["", "calls", "time", "errors", "ops", "commands"]]
         for h in top:
             rows.append(

@@ -46,8 +46,8 @@ def write_layout(
     h.pre.minor = c("VRIFT_VERSION_MINOR")
     h.pre.header_len = ffi.sizeof("struct vrift_header")
     h.pre.file_size = lay.file_size
-    h.mode = c("VRIFT_MODE_FULL")
-    h.enabled = c("VRIFT_MODE_FULL")
+    h.mode = c("VRIFT_MODE_DEFAULT")
+    h.enabled = c("VRIFT_MODE_DEFAULT")
     h.field_count = lay.field_count
     h.field_size = ffi.sizeof("struct vrift_field")
     h.field_table_offset = lay.field_table_offset
@@ -85,10 +85,13 @@ def create_session(
     enabled: bool = True,
     counters_only: bool = False,
     hot_entries: int | None = None,
+    hot_paths: bool = False,
 ) -> Path:
     """Create a new session file at `path` (which must not exist).
-    `counters_only`: count calls, errors and bytes but read no clock.
-    `hot_entries`: size of the hot-path table (a power of two; 0 for none)."""
+    Counting and timing are on; `hot_paths` also records every path in the
+    shared hot-path table (costlier per call); `counters_only` counts calls,
+    errors and bytes but reads no clock. `hot_entries`: the table's size
+    (a power of two; 0 for none)."""
     p = Path(path)
     if slot_count is None:
         slot_count = c("VRIFT_DEFAULT_SLOT_COUNT")
@@ -117,7 +120,10 @@ def create_session(
             h.start_monotonic_ns = time.monotonic_ns()
             h.creator_pid = os.getpid()
             h.clock_source, h.clock_mult, h.clock_shift = _ffi.calibrate_clock()
-            h.mode = c("VRIFT_MODE_COUNTERS") if counters_only else c("VRIFT_MODE_FULL")
+            if counters_only:
+                h.mode = c("VRIFT_MODE_COUNTERS")
+            else:
+                h.mode = c("VRIFT_MODE_FULL") if hot_paths else c("VRIFT_MODE_DEFAULT")
             h.enabled = h.mode if enabled else 0
             if not enabled:
                 h.stop_realtime_ns = h.start_realtime_ns
@@ -163,7 +169,7 @@ def set_enabled(path: str | os.PathLike[str], enabled: bool) -> bool:
         was = bool(h.enabled)  # type: ignore[attr-defined]
         if enabled:
             h.stop_realtime_ns = 0  # type: ignore[attr-defined]
-            h.enabled = h.mode or c("VRIFT_MODE_FULL")  # type: ignore[attr-defined]
+            h.enabled = h.mode or c("VRIFT_MODE_DEFAULT")  # type: ignore[attr-defined]
         else:
             h.enabled = 0  # type: ignore[attr-defined]
             h.stop_realtime_ns = _realtime_ns()  # type: ignore[attr-defined]
