@@ -61,8 +61,8 @@ def run(ctx: Context) -> SectionResult:
     session.unlink()
 
     t = Table(
-        f"CLI: cold start on a typical profile (40-file C build, default session: "
-        f"{label(default_profiled())}, 4096 slots)",
+        f"CLI: cold start on a typical profile (40-file C build in a default session: "
+        f"{label(default_profiled()).split(' (')[0]}, 4096 slots)",
         ["command", "first run ms", "median (min..max) ms"],
     )
     for k, xs in times.items():

@@ -11,6 +11,10 @@ are per-repetition ratios to the plain run, then the median. "plain (A/A)"
 is the plain run measured a second time: its "overhead" is what this
 machine's noise alone produces, the resolution of every other number.
 
+strace runs in a pass of its own, paired with plain runs of its own: a
+run right after an strace run is measurably slower, so interleaving it
+with the others would blur their numbers.
+
 A whole `make -j2` build on this VM varies by ~10% from run to run, far
 more than the 0.5% target, so the C build is also measured job by job:
 every compile (and the link) command of the build runs once per variant,
@@ -80,6 +84,8 @@ class Workload:
     minflt: dict[str, list[float]] = field(default_factory=dict)
     calls: int = 0
     images: int = 0
+    # the separate strace pass: wall/cpu/minflt of PLAIN and STRACE runs
+    traced: Workload | None = None
 
     @property
     def short(self) -> str:
@@ -133,29 +139,39 @@ def strace_cmd(ctx: Context, cmd: list[str]) -> list[str]:
 
 
 def variants() -> list[str]:
-    return [PLAIN, AA, OFF, *profiled_variants(), STRACE]
+    return [PLAIN, AA, OFF, *profiled_variants()]
+
+
+STRACE_PASS = [PLAIN, STRACE]
+Results = dict[str, list[float]]
+
+
+def run_once(ctx: Context, w: Workload, variant: str, into: Workload | None) -> float:
+    """One run of w under variant (fresh session if profiled); records CPU
+    time and faults into `into` (None: a warm-up); returns wall seconds."""
+    w.prepare()
+    session = ctx.shim.session(variant, slot_count=None)
+    cmd = strace_cmd(ctx, w.cmd) if variant == STRACE else w.cmd
+    try:
+        cost = run_wall(cmd, cwd=w.cwd, env=ctx.shim.env(variant, session, w.env))
+        if session:
+            snap = read_profile(session)
+            w.calls, w.images = snap.total_calls, snap.processes
+    finally:
+        if session:
+            session.unlink()
+    if into is not None:
+        into.cpu.setdefault(variant, []).append(cost.cpu)
+        into.minflt.setdefault(variant, []).append(cost.minflt)
+    return cost.wall
 
 
 def measure(ctx: Context, w: Workload) -> None:
-    def one(variant: str, rep: int) -> float:
-        w.prepare()
-        session = ctx.shim.session(variant, slot_count=None)
-        cmd = strace_cmd(ctx, w.cmd) if variant == STRACE else w.cmd
-        try:
-            cost = run_wall(cmd, cwd=w.cwd, env=ctx.shim.env(variant, session, w.env))
-            if session:
-                snap = read_profile(session)
-                w.calls, w.images = snap.total_calls, snap.processes
-        finally:
-            if session:
-                session.unlink()
-        if rep >= 0:  # rep -1 is the warm-up run
-            w.cpu.setdefault(variant, []).append(cost.cpu)
-            w.minflt.setdefault(variant, []).append(cost.minflt)
-        return cost.wall
-
-    one(PLAIN, -1)  # warm the page cache and the compiler's files before measuring
-    w.wall = alternate(variants(), w.reps, one)
+    run_once(ctx, w, PLAIN, None)  # warm the page cache and the compiler's files before measuring
+    w.wall = alternate(variants(), w.reps, lambda v, _r: run_once(ctx, w, v, w))
+    w.traced = Workload(w.name, w.cmd, w.cwd, w.env, max(3, w.reps // 3), prepare=w.prepare)
+    tw = w.traced
+    tw.wall = alternate(STRACE_PASS, tw.reps, lambda v, _r: run_once(ctx, w, v, tw))
 
 
 def compile_jobs(proj: Path, env: dict[str, str]) -> list[list[str]]:
@@ -164,7 +180,7 @@ def compile_jobs(proj: Path, env: dict[str, str]) -> list[list[str]]:
     return [shlex.split(line) for line in out.splitlines() if line.strip()]
 
 
-def job_pairs(ctx: Context, variants: list[str], rounds: int) -> dict[str, list[float]]:
+def job_pairs(ctx: Context, variants: list[str], rounds: int) -> Results:
     """Wall seconds of every job of the C build under every variant, the
     variants of one job back to back (in a shuffled order). Each variant
     counts into one session for the whole measurement, like a build."""
@@ -174,7 +190,7 @@ def job_pairs(ctx: Context, variants: list[str], rounds: int) -> dict[str, list[
     jobs = compile_jobs(proj, env)
     slots = max(4096, 4 * len(jobs) * rounds + 64)  # the default size unless the rounds need more
     sessions = {v: ctx.shim.session(v, slot_count=slots) for v in variants}
-    walls: dict[str, list[float]] = {v: [] for v in variants}
+    walls: Results = {v: [] for v in variants}
     try:
         for r in range(rounds):
             for i, job in enumerate(jobs):
@@ -191,15 +207,36 @@ def job_pairs(ctx: Context, variants: list[str], rounds: int) -> dict[str, list[
 # ---------------------------------------------------------------- report
 
 
-def ratio_cell(results: dict[str, list[float]], v: str) -> str:
+@dataclass
+class Measured:
+    """A workload's results for the report: the main pass and the strace pass."""
+
+    name: str
+    reps: str
+    plain_s: float
+    main: Results
+    traced: Results
+
+
+def measured(ws: list[Workload], jobs: Results, jobs_traced: Results) -> list[Measured]:
+    out = []
+    for w in ws:
+        assert w.traced is not None, "measure() runs the strace pass"
+        out.append(Measured(w.name, str(w.reps), summarize(w.wall[PLAIN]).median, w.wall, w.traced.wall))
+    name = f"C build, per job, paired ({len(jobs[PLAIN])} job runs)"
+    out.append(Measured(name, "", sum(jobs[PLAIN]), jobs, jobs_traced))
+    return out
+
+
+def ratio_cell(results: Results, v: str) -> str:
     return summarize(paired_ratios(results, v)).fmt(".1f", signed=True, scale=100) + "%"
 
 
-def strace_ratio(results: dict[str, list[float]], v: str = FULL) -> float | None:
+def strace_ratio(m: Measured, v: str = FULL) -> float | None:
     """strace's median overhead over the variant's (None: the variant's is
     at or below zero, lost in noise)."""
-    st = summarize(paired_ratios(results, STRACE)).median
-    own = summarize(paired_ratios(results, v)).median
+    st = summarize(paired_ratios(m.traced, STRACE)).median
+    own = summarize(paired_ratios(m.main, v)).median
     return st / own if own > 0 else None
 
 
@@ -207,7 +244,7 @@ def ratio_text(r: float | None) -> str:
     return "n/a (within noise)" if r is None else f"{r:.0f}x"
 
 
-def wall_table(ws: list[Workload], jobs: dict[str, list[float]]) -> Table:
+def wall_table(ms: list[Measured], ws: list[Workload]) -> Table:
     profiled = profiled_variants()
     t = Table(
         "Workloads: wall-time overhead vs no shim (median (min..max) of per-repetition ratios)",
@@ -222,15 +259,10 @@ def wall_table(ws: list[Workload], jobs: dict[str, list[float]]) -> Table:
             "strace/full",
         ],
     )
-    rows = [(w.name, str(w.reps), summarize(w.wall[PLAIN]).median, w.wall) for w in ws]
-    rows.append((f"C build, per job, paired ({len(jobs[PLAIN])} job runs)", "", sum(jobs[PLAIN]), jobs))
-    for name, reps, plain_s, res in rows:
-        cells = [name, reps, f"{plain_s:.3f}", *(ratio_cell(res, v) for v in (AA, OFF, *profiled))]
-        cells += [
-            f"{100 * summarize(paired_ratios(res, STRACE)).median:+.0f}%",
-            ratio_text(strace_ratio(res)),
-        ]
-        t.add(*cells)
+    for m in ms:
+        cells = [m.name, m.reps, f"{m.plain_s:.3f}", *(ratio_cell(m.main, v) for v in (AA, OFF, *profiled))]
+        st = summarize(paired_ratios(m.traced, STRACE)).median
+        t.add(*cells, f"{100 * st:+.0f}%", ratio_text(strace_ratio(m)))
     t.notes.append("full = latency + histogram" + (" + hot paths (opt-in)." if hot_paths_opt_in() else "."))
     t.notes.append(
         "Last profiled run: "
@@ -239,6 +271,10 @@ def wall_table(ws: list[Workload], jobs: dict[str, list[float]]) -> Table:
     t.notes.append(
         "Per job, paired: each compile/link command of the build run once per variant back to back, "
         "sequentially; 'plain s' is the sum of one round of plain jobs."
+    )
+    t.notes.append(
+        "strace -f -c: a separate pass (a third of the repetitions; one round of jobs) paired with "
+        "plain runs of its own."
     )
     return t
 
@@ -259,8 +295,10 @@ def cpu_table(ws: list[Workload]) -> Table:
         ],
     )
     for w in ws:
+        assert w.traced is not None
         cells = [w.name, f"{summarize(w.cpu[PLAIN]).median:.3f}"]
-        cells += [ratio_cell(w.cpu, v) for v in (AA, OFF, *profiled, STRACE)]
+        cells += [ratio_cell(w.cpu, v) for v in (AA, OFF, *profiled)]
+        cells.append(ratio_cell(w.traced.cpu, STRACE))
         base = summarize(w.minflt[PLAIN]).median
         cells.append(f"{base:,.0f}")
         for v in profiled:
@@ -292,24 +330,24 @@ def ci_text(xs: list[float]) -> str:
     return f"{pct(summarize(xs).median)} (95% CI {pct(lo)}..{pct(hi)})"
 
 
-def overhead_target(name: str, goal: float, results: dict[str, list[float]], extra: str = "") -> Target:
+def overhead_target(name: str, goal: float, results: Results, extra: str = "") -> Target:
     """Judged on full profiling (the issue's definition); the default
     session's figure is given next to it when it differs."""
     r, aa = paired_ratios(results, FULL), paired_ratios(results, AA)
     text = f"{ci_text(r)}, n={len(r)}; A/A {ci_text(aa)}"
     if default_profiled() != FULL:
         d = paired_ratios(results, default_profiled())
-        text += f"; default session ({label(default_profiled())}): {ci_text(d)} ({verdict(d, goal)})"
+        text += f"; default session: {ci_text(d)} ({verdict(d, goal)})"
     return Target(f"{name}: overhead, {label(FULL)}", f"< {100 * goal:g}%", text + extra, verdict(r, goal))
 
 
-def strace_target(named: dict[str, dict[str, list[float]]]) -> Target:
+def strace_target(ms: list[Measured]) -> Target:
     parts, worst = [], float("inf")
-    for name, res in named.items():
-        r = strace_ratio(res)
-        part = f"{name} {ratio_text(r)}"
+    for m in ms:
+        r = strace_ratio(m)
+        part = f"{m.name.split(',')[0].split(' (')[0]} {ratio_text(r)}"
         if default_profiled() != FULL:
-            part += f" (default session {ratio_text(strace_ratio(res, default_profiled()))})"
+            part += f" (default session {ratio_text(strace_ratio(m, default_profiled()))})"
         parts.append(part)
         if r is not None:
             worst = min(worst, r)
@@ -317,16 +355,14 @@ def strace_target(named: dict[str, dict[str, list[float]]]) -> Target:
     return Target("overhead vs strace -f -c overhead", ">= 100x smaller", "; ".join(parts), verdict_)
 
 
-def targets(ws: list[Workload], jobs: dict[str, list[float]]) -> list[Target]:
+def targets(ws: list[Workload], ms: list[Measured], jobs: Results) -> list[Target]:
     build = ws[0]
     make_wall = pct(summarize(paired_ratios(build.wall, FULL)).median)
-    out = [
-        overhead_target(
-            "C build (per job, paired)", build.goal or 0.005, jobs, f"; whole make -j2: {make_wall}"
-        )
-    ]
+    extra = f"; whole make -j2: {make_wall}"
+    out = [overhead_target("C build (per job, paired)", build.goal or 0.005, jobs, extra)]
     out += [overhead_target(w.short, w.goal, w.wall) for w in ws[1:] if w.goal is not None]
-    out.append(strace_target({"C build (per job)": jobs, **{w.short: w.wall for w in ws[1:]}}))
+    # the per-job figure stands for the C build; the whole-build row is too noisy to divide by
+    out.append(strace_target([m for m in ms if m.main is not build.wall]))
     return out
 
 
@@ -335,4 +371,6 @@ def run(ctx: Context) -> SectionResult:
     for w in ws:
         measure(ctx, w)
     jobs = job_pairs(ctx, variants(), ctx.reps(5, 2))
-    return SectionResult(tables=[wall_table(ws, jobs), cpu_table(ws)], targets=targets(ws, jobs))
+    jobs_traced = job_pairs(ctx, STRACE_PASS, 1)
+    ms = measured(ws, jobs, jobs_traced)
+    return SectionResult(tables=[wall_table(ms, ws), cpu_table(ws)], targets=targets(ws, ms, jobs))
