@@ -131,19 +131,9 @@ int eaccess(const char *, int);
 #define VFS_STAT(d, p, fl, b, op) vr_vfs_stat(d, p, fl, (struct stat *)(b), op, &vr_)
 #define VFS_ACCESS(d, p, m, fl) vr_vfs_access(d, p, m, fl, &vr_)
 
+/* fd calls name no path: the hot-path table ignores a NULL path. */
 #define WRAP_FD_INT_VFS(op, name, params, args, vfs)                           \
-    VR_EXPORT int name params                                                  \
-    {                                                                          \
-        __typeof__(&name) real = REAL(name);                                   \
-        if (VR_UNLIKELY(!real))                                                \
-            MISSING(-1);                                                       \
-        if (VR_UNLIKELY(vr_vfs_count)) {                                       \
-            int vr_ = 0;                                                       \
-            if (vfs)                                                           \
-                return vr_;                                                    \
-        }                                                                      \
-        COUNTED(op, int, r < 0, real args);                                    \
-    }
+    WRAP_PATH_INT_VFS(op, name, params, args, AT_FDCWD, NULL, vfs)
 
 /* Classify *at stat calls the way the kernel treats them. */
 static inline enum vrift_op statat_op(const char *path, int flags)
