@@ -8,6 +8,7 @@ fields) reads fine and a foreign or damaged file is refused.
 
 from __future__ import annotations
 
+import operator
 import os
 import stat
 import time
@@ -24,8 +25,6 @@ from .snapshot import (
     OpStats,
     SessionInfo,
     Snapshot,
-    _sum_counters,
-    _sum_ops,
 )
 
 READER_MAJOR = 1
@@ -254,16 +253,47 @@ class _SlotDecoder:
     def op_names(self) -> tuple[str, ...]:
         return tuple(op for op, _ in self.ops)
 
-    def decode(self, words: memoryview) -> tuple[dict[str, OpStats], dict[str, int]]:
-        ops = {}
+    def new_totals(self) -> _Totals:
+        return _Totals({}, dict.fromkeys((name for name, _ in self.scalars), 0))
+
+    def add(self, totals: _Totals, words: memoryview) -> bool:
+        """Add one slot's counters into `totals`; False if the slot is all zero.
+        Works on raw words: a build has thousands of slots, few ops each."""
+        width = 5 + self.hist
+        any_nonzero = False
         for op, (ci, ei, ni, ai, li, hi) in self.ops:
-            if not (words[ci] or words[li] or words[ei]):
+            calls, errors, lat = words[ci], words[ei], words[li]
+            if not (calls or lat or errors):
                 continue
-            ops[op] = OpStats(
-                words[ci], words[ei], words[ni], words[ai], words[li], tuple(words[hi : hi + self.hist])
-            )
-        counters = {name: words[i] for name, i in self.scalars}
-        return ops, counters
+            any_nonzero = True
+            acc = totals.ops.get(op)
+            if acc is None:
+                acc = totals.ops[op] = [0] * width
+            acc[0] += calls
+            acc[1] += errors
+            acc[2] += words[ni]
+            acc[3] += words[ai]
+            acc[4] += lat
+            acc[5:] = map(operator.add, acc[5:], words[hi : hi + self.hist])
+        counters = totals.counters
+        for name, i in self.scalars:
+            v = words[i]
+            if v:
+                counters[name] += v
+                any_nonzero = True
+        return any_nonzero
+
+
+@dataclass
+class _Totals:
+    """Running sums for one command: per op [calls, errors, enoent, eacces, latency, *hist]."""
+
+    ops: dict[str, list[int]]
+    counters: dict[str, int]
+    processes: int = 0
+
+    def op_stats(self) -> dict[str, OpStats]:
+        return {op: OpStats(a[0], a[1], a[2], a[3], a[4], tuple(a[5:])) for op, a in self.ops.items()}
 
 
 def read_header(path: str | os.PathLike[str]) -> Header:
@@ -358,7 +388,7 @@ def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapsh
     comm_len = c("VRIFT_COMM_LEN")
     gen_off = ffi.offsetof("struct vrift_slot_head", "reset_generation")
     live = c("VRIFT_SLOT_LIVE")
-    groups: dict[str, tuple[int, list[dict[str, OpStats]], list[dict[str, int]]]] = {}
+    groups: dict[str, _Totals] = {}
     for i in range(header.slots_used):
         base = i * header.slot_size
         state = int.from_bytes(slots[base : base + 4], "little")
@@ -367,21 +397,22 @@ def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapsh
         gen = int.from_bytes(slots[base + gen_off : base + gen_off + 4], "little")
         if i > 0 and gen != header.reset_generation:
             continue  # counts from before the last reset; its owner renews it at its next call
-        ops, counters = decoder.decode(words_all[i * per_slot : (i + 1) * per_slot])
+        words = words_all[i * per_slot : (i + 1) * per_slot]
         if i == 0:
-            name, nproc = "(overflow)", header.slots_overflowed
-            if not ops and not any(counters.values()):
-                continue
-        else:
-            raw = slots[base + comm_off : base + comm_off + comm_len]
-            name = raw.split(b"\0", 1)[0].decode("utf-8", "replace") or "?"
-            nproc = 1
-        n, o, cs = groups.get(name, (0, [], []))
-        o.append(ops)
-        cs.append(counters)
-        groups[name] = (n + nproc, o, cs)
+            overflow = decoder.new_totals()
+            if decoder.add(overflow, words):
+                overflow.processes = header.slots_overflowed
+                groups["(overflow)"] = overflow
+            continue
+        raw = slots[base + comm_off : base + comm_off + comm_len]
+        name = raw.split(b"\0", 1)[0].decode("utf-8", "replace") or "?"
+        totals = groups.get(name)
+        if totals is None:
+            totals = groups[name] = decoder.new_totals()
+        decoder.add(totals, words)
+        totals.processes += 1
 
-    commands = [CommandStats(name, n, _sum_ops(o), _sum_counters(cs)) for name, (n, o, cs) in groups.items()]
+    commands = [CommandStats(name, t.processes, t.op_stats(), t.counters) for name, t in groups.items()]
     commands.sort(key=lambda cmd: (-cmd.est_total_ns, cmd.command))
     info = SessionInfo(
         path=str(p),
