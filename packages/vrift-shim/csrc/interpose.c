@@ -173,26 +173,16 @@ WRAP_PATH_INT_VFS(VRIFT_OP_STATX, statx,
                   (int d, const char *p, int f, unsigned m, struct statx *b), (d, p, f, m, b), d, p,
                   vr_vfs_statx(d, p, f, m, b, &vr_))
 
-#define WRAP_STATAT(name, stype, params, args, dirfdv, pathv, flagv)           \
-    VR_EXPORT int name params                                                  \
-    {                                                                          \
-        __typeof__(&name) real = REAL(name);                                   \
-        if (VR_UNLIKELY(!real))                                                \
-            MISSING(-1);                                                       \
-        if (VR_UNLIKELY(vr_vfs_count)) {                                       \
-            int vr_ = 0;                                                       \
-            if (vr_vfs_stat(dirfdv, pathv, flagv, (struct stat *)b, statat_op(pathv, flagv), &vr_)) \
-                return vr_;                                                    \
-        }                                                                      \
-        COUNTED_PATH(statat_op(pathv, flagv), int, r < 0, real args, dirfdv, pathv); \
-    }
+/* The *at stat calls: classified by their flags (statat_op), served like stat. */
+#define WRAP_STATAT(name, params, args, d, p, f)                               \
+    WRAP_PATH_INT_VFS(statat_op(p, f), name, params, args, d, p, VFS_STAT(d, p, f, b, statat_op(p, f)))
 
-WRAP_STATAT(fstatat, stat, (int d, const char *p, struct stat *b, int f), (d, p, b, f), d, p, f)
-WRAP_STATAT(fstatat64, stat64, (int d, const char *p, struct stat64 *b, int f), (d, p, b, f), d, p,
+WRAP_STATAT(fstatat, (int d, const char *p, struct stat *b, int f), (d, p, b, f), d, p, f)
+WRAP_STATAT(fstatat64, (int d, const char *p, struct stat64 *b, int f), (d, p, b, f), d, p,
             f)
-WRAP_STATAT(__fxstatat, stat, (int v, int d, const char *p, struct stat *b, int f),
+WRAP_STATAT(__fxstatat, (int v, int d, const char *p, struct stat *b, int f),
             (v, d, p, b, f), d, p, f)
-WRAP_STATAT(__fxstatat64, stat64, (int v, int d, const char *p, struct stat64 *b, int f),
+WRAP_STATAT(__fxstatat64, (int v, int d, const char *p, struct stat64 *b, int f),
             (v, d, p, b, f), d, p, f)
 
 /* ---------------- access ---------------- */
@@ -415,7 +405,7 @@ VR_EXPORT DIR *opendir(const char *p)
     DIR *r = real(p);
     int e = errno;
     if (VR_UNLIKELY(vr_vfs_count) && r)
-        vr_vfs_opendir(p, -1, r);
+        vr_vfs_opendir(p, r);
     if (VR_MODE(ctl))
         vr_record_path(VRIFT_OP_OPENDIR, ctl, t0, r == NULL, e, AT_FDCWD, p);
     errno = e;

@@ -978,9 +978,8 @@ FILE *vr_vfs_fopen(const char *path, const char *mode, FILE *(*real)(const char 
 
 /* ---- directories ---- */
 
-void vr_vfs_opendir(const char *path, int dirfd_for_fd, DIR *d)
+void vr_vfs_opendir(const char *path, DIR *d)
 {
-    (void)dirfd_for_fd;
     if (!vr_vfs_count || !d)
         return;
     struct hit hit;

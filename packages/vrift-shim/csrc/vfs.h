@@ -29,7 +29,7 @@ VR_HIDDEN int vr_vfs_readlink(int dirfd, const char *path, char *buf, size_t n, 
 VR_HIDDEN int vr_vfs_open(int dirfd, const char *path, int flags, mode_t mode, int *ret);
 VR_HIDDEN FILE *vr_vfs_fopen(const char *path, const char *mode, FILE *(*real)(const char *, const char *),
                              int *handled);
-VR_HIDDEN void vr_vfs_opendir(const char *path, int dirfd_for_fd, DIR *d);
+VR_HIDDEN void vr_vfs_opendir(const char *path, DIR *d);
 VR_HIDDEN void vr_vfs_fdopendir(int fd, DIR *d);
 VR_HIDDEN void vr_vfs_fix_dirent(DIR *d, const char *name, ino_t *ino);
 VR_HIDDEN void vr_vfs_closedir(DIR *d);
