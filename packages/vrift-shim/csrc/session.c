@@ -33,6 +33,8 @@ uint64_t vr_tsc_mult;
 uint32_t vr_tsc_shift;
 
 static uint32_t vr_claiming; /* 1 while some thread of this image claims a slot */
+static VR_TLS int vr_claiming_here; /* this thread is the one claiming */
+struct vrift_counters *vr_overflow_counters;
 
 /* ---- raw syscalls: never through a wrapper ---- */
 
@@ -282,10 +284,26 @@ struct vrift_counters *vr_claim_slot(uint32_t gen)
     struct vrift_header *h = vr_hdr;
     if (!h)
         return NULL;
-    if (__atomic_exchange_n(&vr_claiming, 1, __ATOMIC_ACQUIRE) != 0) {
+    while (__atomic_exchange_n(&vr_claiming, 1, __ATOMIC_ACQUIRE) != 0) {
+        /* Another thread is claiming (a few syscalls): wait for it, so its
+         * sibling threads count into the image's own slot. A signal handler
+         * that interrupted the claim on this very thread cannot wait: it,
+         * and a claim that takes unusually long, count into the overflow
+         * slot (totals stay exact, attribution goes to "(overflow)"). */
         struct vrift_counters *c = __atomic_load_n(&vr_counters, __ATOMIC_ACQUIRE);
-        return c ? c : &slot_at(0)->counters;
+        if (c && vr_counters_gen == gen)
+            return c;
+        if (vr_claiming_here)
+            return vr_overflow_counters;
+        for (int spin = 0; __atomic_load_n(&vr_claiming, __ATOMIC_ACQUIRE); spin++) {
+            if (spin > 1000000)
+                return vr_overflow_counters;
+#if defined(__x86_64__)
+            __builtin_ia32_pause();
+#endif
+        }
     }
+    vr_claiming_here = 1;
     int saved = errno;
     struct vrift_counters *c = __atomic_load_n(&vr_counters, __ATOMIC_ACQUIRE);
     if (c == NULL)
@@ -294,6 +312,7 @@ struct vrift_counters *vr_claim_slot(uint32_t gen)
         renew_slot(c, gen);
     vr_counters_gen = gen;
     __atomic_store_n(&vr_counters, c, __ATOMIC_RELEASE);
+    vr_claiming_here = 0;
     __atomic_store_n(&vr_claiming, 0, __ATOMIC_RELEASE);
     errno = saved;
     return c;
@@ -308,6 +327,7 @@ static void forget_slot_in_child(void)
     vr_counters = NULL;
     vr_counters_shared = 0;
     vr_claiming = 0;
+    vr_claiming_here = 0;
 }
 
 /* ---- constructor ---- */
@@ -347,6 +367,7 @@ __attribute__((constructor, cold, noinline)) static void vr_init(void)
     vr_tsc_mult = h->clock_mult;
     vr_tsc_shift = h->clock_shift;
     vr_hdr = h;
+    vr_overflow_counters = &slot_at(0)->counters;
     pthread_atfork(NULL, NULL, forget_slot_in_child);
     __atomic_store_n(&vr_control_word, (const uint64_t *)(void *)&h->enabled, __ATOMIC_RELEASE);
 out:

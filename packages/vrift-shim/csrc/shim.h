@@ -54,6 +54,8 @@ VR_HIDDEN extern struct vrift_counters *vr_counters;
 VR_HIDDEN extern uint32_t vr_counters_gen;
 /* 1 when vr_counters is the overflow slot other processes share. */
 VR_HIDDEN extern int vr_counters_shared;
+/* Slot 0's counters, shared by every image that found no slot of its own. */
+VR_HIDDEN extern struct vrift_counters *vr_overflow_counters;
 VR_HIDDEN extern int vr_use_tsc;
 VR_HIDDEN extern uint64_t vr_tsc_mult;
 VR_HIDDEN extern uint32_t vr_tsc_shift;
@@ -125,9 +127,9 @@ static inline unsigned vr_bucket(uint64_t ns)
  * runs between instructions, never inside one) and ~3x cheaper. */
 extern char __libc_single_threaded;
 
-static inline int vr_shared(void)
+static inline int vr_shared(const struct vrift_counters *c)
 {
-    return vr_counters_shared | !__libc_single_threaded;
+    return vr_counters_shared | !__libc_single_threaded | (c == vr_overflow_counters);
 }
 
 static inline void vr_inc(uint64_t *p, uint64_t v, int shared)
@@ -184,7 +186,7 @@ static inline uint64_t vr_record_as(enum vrift_op op, uint64_t ctl, uint64_t t0,
     struct vrift_counters *c = vr_slot(VR_GEN(ctl));
     if (VR_UNLIKELY(c == NULL))
         return 0;
-    int shared = vr_shared();
+    int shared = vr_shared(c);
     struct vrift_op_stats *s = &c->op[op];
     uint64_t ns = 0;
     vr_inc(&s->calls, 1, shared);
@@ -255,7 +257,7 @@ static inline void vr_record_untimed(enum vrift_op op, uint64_t ctl, int failed,
     struct vrift_counters *c = vr_slot(VR_GEN(ctl));
     if (VR_UNLIKELY(c == NULL))
         return;
-    int shared = vr_shared();
+    int shared = vr_shared(c);
     struct vrift_op_stats *s = &c->op[op];
     vr_inc(&s->calls, 1, shared);
     if (VR_UNLIKELY(failed))
@@ -266,7 +268,7 @@ static inline void vr_add_misc(uint64_t ctl, enum vrift_misc m, uint64_t v)
 {
     struct vrift_counters *c = vr_slot(VR_GEN(ctl));
     if (VR_LIKELY(c != NULL))
-        vr_inc(&c->misc[m], v, vr_shared());
+        vr_inc(&c->misc[m], v, vr_shared(c));
 }
 
 /* vr_record for a call the VFS answered itself: counted as handled, and
