@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <sys/xattr.h>
+#include <utime.h>
 #include <linux/close_range.h>
 #include <unistd.h>
 
@@ -305,8 +307,9 @@ WRAP_FOPEN(fopen64)
             MISSING(NULL);                                                     \
         if (VR_UNLIKELY(vr_vfs_count)) {                                       \
             vr_vfs_close(fileno(s));                                           \
-            if (p && m && strpbrk(m, "wa+"))                                   \
-                vr_vfs_before_inode_change(AT_FDCWD, p, 0);                    \
+            if (p && m && strpbrk(m, "wa+") &&                                 \
+                vr_vfs_before_change(AT_FDCWD, p, 0, vr_control()) != 0)       \
+                return NULL;                                                   \
         }                                                                      \
         COUNTED_PATH(VRIFT_OP_OPEN, FILE *, r == NULL, real(p, m, s), AT_FDCWD, p); \
     }
@@ -617,6 +620,8 @@ VR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
     return r;
 }
 
+/* A change by path: `before` runs first and may refuse the call (its
+ * copy-on-write failed: the call fails with that errno). */
 #define WRAP_CHANGE(name, params, args, before)                                \
     VR_EXPORT int name params                                                  \
     {                                                                          \
@@ -625,42 +630,100 @@ VR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
             MISSING(-1);                                                       \
         if (VR_UNLIKELY(vr_vfs_count)) {                                       \
             int saved_ = errno;                                                \
-            before;                                                            \
+            if ((before) != 0)                                                 \
+                return -1;                                                     \
             errno = saved_;                                                    \
         }                                                                      \
         return real args;                                                      \
     }
 
-#define INODE(d, p, nf) vr_vfs_before_inode_change(d, p, nf)
-#define NAME(d, p) vr_vfs_before_name_change(d, p)
+/* A change by fd: if the fd is a store blob, the same change is made by
+ * path (`bypath`, naming `vr_path`) on the private copy instead. */
+#define WRAP_FD_CHANGE(name, params, args, fd, bypath)                         \
+    VR_EXPORT int name params                                                  \
+    {                                                                          \
+        __typeof__(&name) real = REAL(name);                                   \
+        if (VR_UNLIKELY(!real))                                                \
+            MISSING(-1);                                                       \
+        if (VR_UNLIKELY(vr_vfs_count)) {                                       \
+            char vr_path[PATH_MAX];                                            \
+            int r_ = vr_vfs_fd_change_path(fd, vr_path, sizeof vr_path);       \
+            if (r_ < 0)                                                        \
+                return -1;                                                     \
+            if (r_ > 0)                                                        \
+                return bypath;                                                 \
+        }                                                                      \
+        return real args;                                                      \
+    }
+
+#define INODE(d, p, nf) vr_vfs_before_change(d, p, nf, vr_control())
+#define NAME(d, p) (vr_vfs_before_name_change(d, p, 0), 0)
+#define GONE(d, p) (vr_vfs_before_name_change(d, p, 1), 0)
+#define RENAME(da, a, db, b) (vr_vfs_before_rename(da, a), GONE(db, b))
 
 WRAP_CHANGE(chmod, (const char *p, mode_t m), (p, m), INODE(AT_FDCWD, p, 0))
 WRAP_CHANGE(fchmodat, (int d, const char *p, mode_t m, int f), (d, p, m, f),
             INODE(d, p, f & AT_SYMLINK_NOFOLLOW))
-WRAP_CHANGE(fchmod, (int fd, mode_t m), (fd, m), vr_vfs_before_fd_inode_change(fd))
+WRAP_FD_CHANGE(fchmod, (int fd, mode_t m), (fd, m), fd, fchmodat(AT_FDCWD, vr_path, m, 0))
 WRAP_CHANGE(chown, (const char *p, uid_t u, gid_t g), (p, u, g), INODE(AT_FDCWD, p, 0))
 WRAP_CHANGE(lchown, (const char *p, uid_t u, gid_t g), (p, u, g), INODE(AT_FDCWD, p, 1))
 WRAP_CHANGE(fchownat, (int d, const char *p, uid_t u, gid_t g, int f), (d, p, u, g, f),
             INODE(d, p, f & AT_SYMLINK_NOFOLLOW))
-WRAP_CHANGE(fchown, (int fd, uid_t u, gid_t g), (fd, u, g), vr_vfs_before_fd_inode_change(fd))
+WRAP_FD_CHANGE(fchown, (int fd, uid_t u, gid_t g), (fd, u, g), fd,
+               fchownat(AT_FDCWD, vr_path, u, g, AT_SYMLINK_NOFOLLOW))
 WRAP_CHANGE(truncate, (const char *p, off_t l), (p, l), INODE(AT_FDCWD, p, 0))
 WRAP_CHANGE(truncate64, (const char *p, off64_t l), (p, l), INODE(AT_FDCWD, p, 0))
-WRAP_CHANGE(utimensat, (int d, const char *p, const struct timespec t[2], int f), (d, p, t, f),
-            INODE(d, p, f & AT_SYMLINK_NOFOLLOW))
-WRAP_CHANGE(futimens, (int fd, const struct timespec t[2]), (fd, t), vr_vfs_before_fd_inode_change(fd))
+/* utimensat(fd, NULL, ...) is futimens. */
+VR_EXPORT int utimensat(int d, const char *p, const struct timespec t[2], int f)
+{
+    __typeof__(&utimensat) real = REAL(utimensat);
+    if (VR_UNLIKELY(!real))
+        MISSING(-1);
+    if (VR_UNLIKELY(vr_vfs_count)) {
+        int saved = errno;
+        const char *path = p;
+        __asm__("" : "+r"(path)); /* glibc declares p nonnull; the kernel (and futimens) pass NULL */
+        if (!path) {
+            char vr_path[PATH_MAX];
+            int r = vr_vfs_fd_change_path(d, vr_path, sizeof vr_path);
+            if (r < 0)
+                return -1;
+            if (r > 0)
+                return real(AT_FDCWD, vr_path, t, AT_SYMLINK_NOFOLLOW);
+        } else if (INODE(d, p, f & AT_SYMLINK_NOFOLLOW) != 0) {
+            return -1;
+        }
+        errno = saved;
+    }
+    return real(d, p, t, f);
+}
+WRAP_FD_CHANGE(futimens, (int fd, const struct timespec t[2]), (fd, t), fd,
+               utimensat(AT_FDCWD, vr_path, t, AT_SYMLINK_NOFOLLOW))
 WRAP_CHANGE(utimes, (const char *p, const struct timeval t[2]), (p, t), INODE(AT_FDCWD, p, 0))
-WRAP_CHANGE(unlink, (const char *p), (p), NAME(AT_FDCWD, p))
-WRAP_CHANGE(unlinkat, (int d, const char *p, int f), (d, p, f), NAME(d, p))
-WRAP_CHANGE(rmdir, (const char *p), (p), NAME(AT_FDCWD, p))
+WRAP_CHANGE(lutimes, (const char *p, const struct timeval t[2]), (p, t), INODE(AT_FDCWD, p, 1))
+WRAP_CHANGE(utime, (const char *p, const struct utimbuf *t), (p, t), INODE(AT_FDCWD, p, 0))
+WRAP_CHANGE(setxattr, (const char *p, const char *n, const void *v, size_t s, int f), (p, n, v, s, f),
+            INODE(AT_FDCWD, p, 0))
+WRAP_CHANGE(lsetxattr, (const char *p, const char *n, const void *v, size_t s, int f), (p, n, v, s, f),
+            INODE(AT_FDCWD, p, 1))
+WRAP_FD_CHANGE(fsetxattr, (int fd, const char *n, const void *v, size_t s, int f), (fd, n, v, s, f), fd,
+               lsetxattr(vr_path, n, v, s, f))
+WRAP_CHANGE(removexattr, (const char *p, const char *n), (p, n), INODE(AT_FDCWD, p, 0))
+WRAP_CHANGE(lremovexattr, (const char *p, const char *n), (p, n), INODE(AT_FDCWD, p, 1))
+WRAP_FD_CHANGE(fremovexattr, (int fd, const char *n), (fd, n), fd, lremovexattr(vr_path, n))
+WRAP_CHANGE(unlink, (const char *p), (p), GONE(AT_FDCWD, p))
+WRAP_CHANGE(unlinkat, (int d, const char *p, int f), (d, p, f), GONE(d, p))
+WRAP_CHANGE(rmdir, (const char *p), (p), GONE(AT_FDCWD, p))
 WRAP_CHANGE(mkdir, (const char *p, mode_t m), (p, m), NAME(AT_FDCWD, p))
 WRAP_CHANGE(mkdirat, (int d, const char *p, mode_t m), (d, p, m), NAME(d, p))
-WRAP_CHANGE(rename, (const char *a, const char *b), (a, b), (NAME(AT_FDCWD, a), NAME(AT_FDCWD, b)))
-WRAP_CHANGE(renameat, (int da, const char *a, int db, const char *b), (da, a, db, b),
-            (NAME(da, a), NAME(db, b)))
+WRAP_CHANGE(rename, (const char *a, const char *b), (a, b), RENAME(AT_FDCWD, a, AT_FDCWD, b))
+WRAP_CHANGE(renameat, (int da, const char *a, int db, const char *b), (da, a, db, b), RENAME(da, a, db, b))
 WRAP_CHANGE(renameat2, (int da, const char *a, int db, const char *b, unsigned f), (da, a, db, b, f),
-            (NAME(da, a), NAME(db, b)))
+            RENAME(da, a, db, b))
 WRAP_CHANGE(symlink, (const char *t, const char *p), (t, p), NAME(AT_FDCWD, p))
 WRAP_CHANGE(symlinkat, (const char *t, int d, const char *p), (t, d, p), NAME(d, p))
-WRAP_CHANGE(link, (const char *a, const char *b), (a, b), (INODE(AT_FDCWD, a, 1), NAME(AT_FDCWD, b)))
+/* link's source: made private first, so both names share the copy (the
+ * program expects a change through one to show through the other). */
+WRAP_CHANGE(link, (const char *a, const char *b), (a, b), INODE(AT_FDCWD, a, 1) || NAME(AT_FDCWD, b))
 WRAP_CHANGE(linkat, (int da, const char *a, int db, const char *b, int f), (da, a, db, b, f),
-            (INODE(da, a, !(f & AT_SYMLINK_FOLLOW)), NAME(db, b)))
+            INODE(da, a, !(f & AT_SYMLINK_FOLLOW)) || NAME(db, b))

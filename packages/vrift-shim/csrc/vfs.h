@@ -37,12 +37,20 @@ VR_HIDDEN void vr_vfs_close(int fd);
 VR_HIDDEN void vr_vfs_close_range(unsigned first, unsigned last);
 VR_HIDDEN void vr_vfs_dup(int oldfd, int newfd);
 
-/* Before a call that changes a file's inode (chmod, chown, utimes,
- * truncate, link source): copy-on-write it out of the store. */
-VR_HIDDEN void vr_vfs_before_inode_change(int dirfd, const char *path, int nofollow);
-VR_HIDDEN void vr_vfs_before_fd_inode_change(int fd);
+/* The object rule (vfs_cow.c). Does an open with these flags change the
+ * file? Before a call that changes the inode (dirfd, path) reaches, copy
+ * it out of the store if it is a blob: 0, or -1 with errno when the copy
+ * failed (the call must then fail with it). */
+VR_HIDDEN int vr_vfs_open_changes(int flags);
+VR_HIDDEN int vr_vfs_before_change(int dirfd, const char *path, int nofollow, uint64_t ctl);
+/* For a call on an fd: 0 when the fd may be used, 1 when it refers to a
+ * blob and the call must be made on `path` (the private copy) instead,
+ * -1 with errno. */
+VR_HIDDEN int vr_vfs_fd_change_path(int fd, char *path, size_t cap);
 /* Before a call that changes names (unlink, rename, mkdir, rmdir,
- * symlink, link target): never serve this path or its parent again. */
-VR_HIDDEN void vr_vfs_before_name_change(int dirfd, const char *path);
+ * symlink, link target): never serve this name or its parent again;
+ * `gone`: the name and everything below it disappear. */
+VR_HIDDEN void vr_vfs_before_name_change(int dirfd, const char *path, int gone);
+VR_HIDDEN void vr_vfs_before_rename(int dirfd, const char *path);
 
 #endif

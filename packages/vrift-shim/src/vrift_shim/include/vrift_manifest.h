@@ -30,6 +30,14 @@
 #define VRIFT_MANIFEST_NAME_LEN 64
 #define VRIFT_BLOOM_HASHES 3
 
+/* Blobs: store/blobs/<2 hex>/<62 hex>, mode 0444; an executable file's
+ * content is a separate blob with this suffix, mode 0555 (execve checks
+ * the inode). Every blob's atime and mtime are this seal (2001-09-09,
+ * nsec 0): with the store's st_dev it identifies a blob inode wherever a
+ * program reaches it, and any write through a hard link breaks it. */
+#define VRIFT_BLOB_EXEC_SUFFIX ".x"
+#define VRIFT_BLOB_SEAL_SEC 1000000000
+
 enum vrift_entry_type {
     VRIFT_ENTRY_FILE = 1,
     VRIFT_ENTRY_DIR = 2,

@@ -1,0 +1,171 @@
+/*
+ * vfs_attach.c — attaching the projections a process serves.
+ *
+ * `vrift run --vfs DEST` names projection descriptors in VRIFT_VFS; the
+ * constructor reads each (projections/ID.proj: root, pinned manifest
+ * version, dirty table, store root), maps the manifest read-only and the
+ * dirty table shared, and records the projection once in the session
+ * (disk figures are per projection, not per process). Raw syscalls only:
+ * this runs before anything else in the process may be trusted.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "vfs_internal.h"
+
+_Static_assert(sizeof(struct vrift_statx) == sizeof(struct statx), "manifest statx is the kernel's");
+_Static_assert(sizeof(struct vrift_manifest_entry) == 320, "manifest entry layout");
+
+#define DIRTY_MAGIC 0x59545249445256ull
+#define DIRTY_HEADER 64 /* u64 magic, slots, all_dirty, gone_marks, padding */
+
+int vr_vfs_count;
+struct vr_proj vr_projs[VR_MAX_PROJ];
+uid_t vr_uid, vr_euid;
+gid_t vr_gid, vr_egid;
+
+static void *map_file(const char *path, int writable, size_t *size)
+{
+    long fd = syscall(SYS_openat, AT_FDCWD, path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    void *p = MAP_FAILED;
+    if (syscall(SYS_fstat, (int)fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+        p = (void *)syscall(SYS_mmap, NULL, (size_t)st.st_size,
+                            PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, (int)fd, 0);
+    syscall(SYS_close, (int)fd);
+    if (p == MAP_FAILED)
+        return NULL;
+    *size = (size_t)st.st_size;
+    return p;
+}
+
+static int manifest_ok(const struct vrift_manifest_header *h, size_t size)
+{
+    if (size < sizeof *h || h->magic != VRIFT_MANIFEST_MAGIC || h->byte_order != VRIFT_BYTE_ORDER_MARK ||
+        h->major != VRIFT_MANIFEST_MAJOR || h->header_len < sizeof *h || h->file_size != size)
+        return 0;
+    uint64_t n = h->entry_count, slots = h->index_slots, bits = h->bloom_bits;
+    if (slots < n || (slots & (slots - 1)) || bits < 64 || (bits & (bits - 1)) || n >= (1u << 28))
+        return 0;
+    return h->entries_offset >= h->header_len &&
+           h->entries_offset + n * sizeof(struct vrift_manifest_entry) <= h->index_offset &&
+           h->index_offset + 4 * slots <= h->bloom_offset && h->bloom_offset + bits / 8 <= h->strings_offset &&
+           h->strings_offset + h->strings_size == h->file_size;
+}
+
+static int copy_line(char *dst, size_t *len, const char *src, int absolute)
+{
+    size_t n = strlen(src);
+    if (n >= PATH_MAX || n < 2 || (absolute && src[0] != '/'))
+        return 0;
+    memcpy(dst, src, n + 1);
+    if (len)
+        *len = n;
+    return 1;
+}
+
+/* One projection descriptor: root, manifest, dirty table, store root
+ * (lines after the fourth are for the CLI). */
+static int attach_projection(const char *desc, struct vr_proj *p)
+{
+    char text[5 * PATH_MAX];
+    long fd = syscall(SYS_openat, AT_FDCWD, desc, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    long n = syscall(SYS_read, (int)fd, text, sizeof text - 1);
+    syscall(SYS_close, (int)fd);
+    if (n <= 0)
+        return 0;
+    text[n] = '\0';
+    char *lines[4];
+    char *s = text;
+    for (int i = 0; i < 4; i++) {
+        char *nl = strchr(s, '\n');
+        if (!nl)
+            return 0;
+        *nl = '\0';
+        lines[i] = s;
+        s = nl + 1;
+    }
+    if (!copy_line(p->root, &p->root_len, lines[0], 1) || !copy_line(p->store, &p->store_len, lines[3], 1))
+        return 0;
+    size_t msize = 0, dsize = 0;
+    const struct vrift_manifest_header *m = map_file(lines[1], 0, &msize);
+    if (!m)
+        return 0;
+    if (!manifest_ok(m, msize)) {
+        syscall(SYS_munmap, (void *)m, msize);
+        return 0;
+    }
+    uint64_t *dirty = map_file(lines[2], 1, &dsize);
+    if (!dirty || dsize < DIRTY_HEADER || dirty[0] != DIRTY_MAGIC ||
+        DIRTY_HEADER + dirty[1] * 8 > dsize || dirty[1] == 0 || (dirty[1] & (dirty[1] - 1))) {
+        if (dirty)
+            syscall(SYS_munmap, dirty, dsize);
+        syscall(SYS_munmap, (void *)m, msize);
+        return 0;
+    }
+    const char *base = (const char *)m;
+    p->m = m;
+    p->entries = (const struct vrift_manifest_entry *)(base + m->entries_offset);
+    p->index = (const uint32_t *)(base + m->index_offset);
+    p->bloom = (const uint64_t *)(base + m->bloom_offset);
+    p->strings = base + m->strings_offset;
+    p->dirty_slots = dirty[1];
+    p->all_dirty = &dirty[2];
+    p->gone_marks = &dirty[3];
+    p->dirty = (uint64_t *)((char *)dirty + DIRTY_HEADER);
+    p->id = vr_hash_bytes(VR_PATH_SEED, p->root, p->root_len);
+    return 1;
+}
+
+/* Record the projection in the session once (disk figures are per
+ * projection, not per process). */
+static void register_in_session(const struct vr_proj *p)
+{
+    struct vrift_header *h = vr_hdr;
+    if (!h || h->pre.minor < 2 || h->pre.header_len < sizeof *h)
+        return;
+    for (int i = 0; i < VRIFT_MAX_PROJECTIONS; i++) {
+        uint64_t expect = 0;
+        struct vrift_session_projection *s = &h->vfs_projections[i];
+        if (__atomic_load_n(&s->id, __ATOMIC_ACQUIRE) == p->id)
+            return;
+        if (__atomic_compare_exchange_n(&s->id, &expect, p->id, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            s->original_bytes = p->m->original_bytes;
+            s->unique_bytes = p->m->unique_bytes;
+            return;
+        }
+        if (expect == p->id)
+            return;
+    }
+}
+
+void vr_vfs_init(const char *spec)
+{
+    if (!spec || !*spec)
+        return;
+    char buf[4 * PATH_MAX];
+    size_t len = strlen(spec);
+    if (len >= sizeof buf)
+        return;
+    memcpy(buf, spec, len + 1);
+    int n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ":", &save); tok && n < VR_MAX_PROJ; tok = strtok_r(NULL, ":", &save))
+        if (attach_projection(tok, &vr_projs[n]))
+            n++;
+    vr_uid = (uid_t)syscall(SYS_getuid);
+    vr_euid = (uid_t)syscall(SYS_geteuid);
+    vr_gid = (gid_t)syscall(SYS_getgid);
+    vr_egid = (gid_t)syscall(SYS_getegid);
+    for (int i = 0; i < n; i++)
+        register_in_session(&vr_projs[i]);
+    __atomic_store_n(&vr_vfs_count, n, __ATOMIC_RELEASE);
+}

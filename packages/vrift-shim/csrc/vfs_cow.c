@@ -1,0 +1,331 @@
+/*
+ * vfs_cow.c — the object rule: no call made through the shim changes a
+ * store blob.
+ *
+ * Whether a change needs a copy is decided by the object the call would
+ * reach, never by how its path is spelled: before any call that changes
+ * an inode (open for writing or O_TRUNC, truncate, chmod, chown, utimes,
+ * xattrs, link's source, rename's source) the shim asks the kernel what
+ * (dirfd, path) reaches — through symlinks, "..", directory fds, earlier
+ * renames and extra hard links — and if that inode is a store blob
+ * (regular, on the store's device, sealed mtime: vrift_manifest.h), it
+ * copies the blob to a private file at the place the program reaches,
+ * atomically (copy to a temporary name, rename over). The copy carries
+ * the ingested metadata when that place is a projected path, so nothing
+ * a program sees changes but the inode. A path inside the store itself
+ * is refused with EROFS. Calls on an fd that refers to a blob are made
+ * by path on the private copy instead.
+ *
+ * Name changes (unlink, rename, mkdir, rmdir, symlink, link's target)
+ * change no inode: they mark the names in the dirty table so they are
+ * never served stale, and a renamed or removed name hides its subtree.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "vfs_internal.h"
+
+int vr_vfs_open_changes(int flags)
+{
+    if (flags & O_PATH)
+        return 0;
+    if ((flags & O_CREAT) && (flags & O_EXCL))
+        return 0; /* nothing exists there, or the open fails */
+    return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+static dev_t store_dev(struct vr_proj *p)
+{
+    dev_t d = __atomic_load_n(&p->store_dev, __ATOMIC_RELAXED);
+    if (!d) {
+        char blobs[PATH_MAX];
+        struct stat st;
+        if (p->store_len + 7 >= sizeof blobs)
+            return 0;
+        memcpy(blobs, p->store, p->store_len);
+        memcpy(blobs + p->store_len, "/blobs", 7);
+        if (syscall(SYS_newfstatat, AT_FDCWD, blobs, &st, 0) != 0)
+            return 0;
+        d = st.st_dev;
+        __atomic_store_n(&p->store_dev, d, __ATOMIC_RELAXED);
+    }
+    return d;
+}
+
+/* Is this inode a store blob? The projection whose store holds it, or -1. */
+static int blob_store(const struct stat *st)
+{
+    if (!S_ISREG(st->st_mode) || st->st_mtim.tv_sec != VRIFT_BLOB_SEAL_SEC || st->st_mtim.tv_nsec != 0)
+        return -1;
+    for (int pi = 0; pi < vr_vfs_count; pi++)
+        if (st->st_dev == store_dev(&vr_projs[pi]))
+            return pi;
+    return -1;
+}
+
+static int in_store(const char *where, size_t len)
+{
+    for (int pi = 0; pi < vr_vfs_count; pi++) {
+        const struct vr_proj *p = &vr_projs[pi];
+        if (len > p->store_len && memcmp(where, p->store, p->store_len) == 0 && where[p->store_len] == '/')
+            return 1;
+    }
+    return 0;
+}
+
+/* The physical path of an open fd. */
+static int fd_path(int fd, char *out, size_t cap)
+{
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    long n = syscall(SYS_readlinkat, AT_FDCWD, link, out, cap - 1);
+    if (n <= 0 || out[0] != '/')
+        return 0;
+    out[n] = '\0';
+    return 1;
+}
+
+/* Where (dirfd, path) lands, as the kernel walks it. */
+static int reached_path(int dirfd, const char *path, int nofollow, char *out, size_t cap)
+{
+    long o = syscall(SYS_openat, dirfd, path, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0), 0);
+    if (o < 0)
+        return 0;
+    int ok = fd_path((int)o, out, cap);
+    syscall(SYS_close, (int)o);
+    return ok;
+}
+
+static int copy_data(int in, int out, uint64_t *copied)
+{
+    for (;;) {
+        long n = syscall(SYS_copy_file_range, in, NULL, out, NULL, 1 << 20, 0);
+        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
+            char buf[65536];
+            n = syscall(SYS_read, in, buf, sizeof buf);
+            if (n > 0 && syscall(SYS_write, out, buf, n) != n)
+                n = -1;
+        }
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return 0;
+        *copied += (uint64_t)n;
+    }
+}
+
+/* Replace the blob hard link at `where` by a private copy. 0 or -1/errno. */
+static int break_link(const char *where, const struct stat *blob, uint64_t ctl)
+{
+    size_t wl = strlen(where);
+    if (in_store(where, wl)) {
+        errno = EROFS; /* the store itself: never written through the shim */
+        return -1;
+    }
+    /* A projected path: its ingested metadata goes on the copy, and the
+     * dirty table serialises copies of it across processes. */
+    int pi = vr_projection_of(where, wl);
+    struct vr_proj *p = pi >= 0 ? &vr_projs[pi] : NULL;
+    const struct vrift_manifest_entry *e = NULL;
+    uint64_t *slot = NULL, h = 0;
+    const char *rel = "";
+    size_t rel_len = 0;
+    if (p) {
+        rel = where + p->root_len + (wl > p->root_len);
+        rel_len = wl - (size_t)(rel - where);
+        h = vr_hash_bytes(VR_PATH_SEED, rel, rel_len);
+        int64_t idx = vr_index_find(p, rel, rel_len, h);
+        if (idx >= 0 && p->entries[idx].type == VRIFT_ENTRY_FILE)
+            e = &p->entries[idx];
+        slot = vr_dirty_claim(p, h, 0);
+        if (!slot)
+            vr_dirty_flags(p, h); /* another copy may be running: let it finish */
+    }
+    char tmp[PATH_MAX];
+    int err = 0;
+    long in = -1, out = -1;
+    uint64_t copied = 0;
+    struct stat now;
+    if (snprintf(tmp, sizeof tmp, "%s.vrift-cow.%ld", where, (long)syscall(SYS_getpid)) >= (int)sizeof tmp) {
+        err = ENAMETOOLONG;
+        goto fail;
+    }
+    in = syscall(SYS_openat, AT_FDCWD, where, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+    if (in < 0) {
+        err = errno;
+        goto fail;
+    }
+    if (syscall(SYS_fstat, (int)in, &now) != 0 || now.st_ino != blob->st_ino || now.st_dev != blob->st_dev) {
+        /* someone else already made it private */
+        syscall(SYS_close, (int)in);
+        if (slot)
+            __atomic_store_n(slot, vr_dirty_key(h) | VR_DIRTY_DONE, __ATOMIC_RELEASE);
+        return 0;
+    }
+    out = syscall(SYS_openat, AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (out < 0 || copy_data((int)in, (int)out, &copied) != 0) {
+        err = errno;
+        goto fail;
+    }
+    unsigned mode = e ? e->st.stx_mode & 07777 : blob->st_mode & 07777;
+    if (syscall(SYS_fchmod, (int)out, mode) != 0) {
+        err = errno;
+        goto fail;
+    }
+    if (e) {
+        if (vr_euid == 0)
+            (void)syscall(SYS_fchown, (int)out, e->st.stx_uid, e->st.stx_gid);
+        struct timespec t[2] = {{e->st.stx_atime.tv_sec, e->st.stx_atime.tv_nsec},
+                                {e->st.stx_mtime.tv_sec, e->st.stx_mtime.tv_nsec}};
+        (void)syscall(SYS_utimensat, (int)out, NULL, t, 0);
+    }
+    if (syscall(SYS_rename, tmp, where) != 0) {
+        err = errno;
+        goto fail;
+    }
+    syscall(SYS_close, (int)in);
+    syscall(SYS_close, (int)out);
+    if (p) {
+        if (slot)
+            __atomic_store_n(slot, vr_dirty_key(h) | VR_DIRTY_DONE, __ATOMIC_RELEASE);
+        else
+            vr_dirty_claim(p, h, VR_DIRTY_DONE);
+        vr_mark_parent_dirty(p, rel, rel_len);
+    }
+    if (VR_MODE(ctl)) {
+        vr_add_misc(ctl, VRIFT_MISC_COW_COPIES, 1);
+        vr_add_misc(ctl, VRIFT_MISC_COW_BYTES, copied);
+    }
+    return 0;
+fail:
+    if (in >= 0)
+        syscall(SYS_close, (int)in);
+    if (out >= 0) {
+        syscall(SYS_close, (int)out);
+        syscall(SYS_unlink, tmp);
+    }
+    if (slot)
+        __atomic_store_n(slot, vr_dirty_key(h) | VR_DIRTY_FAILED, __ATOMIC_RELEASE);
+    errno = err;
+    return -1;
+}
+
+int vr_vfs_before_change(int dirfd, const char *path, int nofollow, uint64_t ctl)
+{
+    if (!vr_vfs_count || !path)
+        return 0;
+    int saved = errno;
+    struct stat st;
+    if (syscall(SYS_newfstatat, dirfd, path, &st, nofollow ? AT_SYMLINK_NOFOLLOW : 0) != 0 || blob_store(&st) < 0) {
+        errno = saved;
+        return 0; /* nothing there, or not a blob: the real call decides */
+    }
+    char where[PATH_MAX];
+    if (!reached_path(dirfd, path, nofollow, where, sizeof where)) {
+        errno = EROFS; /* a blob we cannot place (no /proc): refuse rather than write into it */
+        return -1;
+    }
+    if (break_link(where, &st, ctl) != 0)
+        return -1;
+    errno = saved;
+    return 0;
+}
+
+int vr_vfs_fd_change_path(int fd, char *path, size_t cap)
+{
+    if (!vr_vfs_count)
+        return 0;
+    int saved = errno;
+    struct stat st;
+    if (syscall(SYS_fstat, fd, &st) != 0 || blob_store(&st) < 0) {
+        errno = saved;
+        return 0;
+    }
+    /* The fd is the blob itself (a served read, or a hard link reached
+     * another way): change the private copy at the program's path. */
+    uint32_t v = vr_fd_lookup(fd);
+    int ok;
+    if (v) {
+        struct vr_proj *p = &vr_projs[vr_dec_proj(v)];
+        const struct vrift_manifest_entry *e = &p->entries[vr_dec_idx(v)];
+        ok = vr_abs_path(p, vr_entry_path(p, e), e->path_len, path, cap);
+    } else {
+        ok = fd_path(fd, path, cap);
+    }
+    if (!ok) {
+        errno = EROFS;
+        return -1;
+    }
+    if (vr_vfs_before_change(AT_FDCWD, path, 1, vr_control()) != 0)
+        return -1;
+    errno = saved;
+    return 1;
+}
+
+/* Split "a/b/name" into the directory part (returned in dir, "." when
+ * none) and the last name; 0 for a path whose last name is "." or "..". */
+static int split_last(const char *path, char *dir, size_t cap, const char **name, size_t *name_len)
+{
+    size_t n = strnlen(path, PATH_MAX);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    size_t s = n;
+    while (s > 0 && path[s - 1] != '/')
+        s--;
+    *name = path + s;
+    *name_len = n - s;
+    if (!*name_len || (*name_len == 1 && path[s] == '.') || (*name_len == 2 && path[s] == '.' && path[s + 1] == '.'))
+        return 0;
+    if (s == 0) {
+        memcpy(dir, ".", 2);
+    } else {
+        if (s >= cap)
+            return 0;
+        memcpy(dir, path, s);
+        dir[s] = '\0';
+    }
+    return 1;
+}
+
+void vr_vfs_before_name_change(int dirfd, const char *path, int gone)
+{
+    if (!vr_vfs_count || !path)
+        return;
+    char dir[PATH_MAX];
+    const char *name;
+    size_t nl;
+    struct vr_hit parent;
+    if (!split_last(path, dir, sizeof dir, &name, &nl) ||
+        !vr_lookup(dirfd, dir, VR_FOLLOW | VR_DIRTY_OK, 0, &parent) || parent.e->type != VRIFT_ENTRY_DIR)
+        return;
+    struct vr_proj *p = &vr_projs[parent.pi];
+    vr_dirty_claim(p, parent.hash, VR_DIRTY_DONE);
+    size_t n = parent.rel_len;
+    if (n + 1 + nl >= sizeof parent.rel)
+        return;
+    if (n)
+        parent.rel[n++] = '/';
+    memcpy(parent.rel + n, name, nl);
+    n += nl;
+    uint64_t h = vr_hash_bytes(VR_PATH_SEED, parent.rel, n);
+    if (vr_index_find(p, parent.rel, n, h) >= 0)
+        vr_dirty_claim(p, h, VR_DIRTY_DONE | (gone ? VR_DIRTY_GONE : 0));
+}
+
+void vr_vfs_before_rename(int dirfd, const char *path)
+{
+    if (!vr_vfs_count || !path)
+        return;
+    /* A projected file keeps its ingested metadata under its new name:
+     * make it private first (a directory's children stay blobs, and the
+     * object rule copies each one when it is changed). */
+    struct vr_hit hit;
+    if (vr_lookup(dirfd, path, 0, 0, &hit) && hit.e->type == VRIFT_ENTRY_FILE)
+        (void)vr_vfs_before_change(dirfd, path, 1, vr_control());
+    vr_vfs_before_name_change(dirfd, path, 1);
+}

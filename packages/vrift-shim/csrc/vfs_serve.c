@@ -1,0 +1,398 @@
+/*
+ * vfs_serve.c — answering calls on projected paths from the manifest.
+ *
+ * Metadata calls get exactly the statx record of the file that was
+ * ingested (so stat, fstat, statx, readdir's d_ino and access all tell
+ * one story, docs/vfs.md), following symlinks stored in the manifest as
+ * the kernel would. Opens for reading go straight to the blob. Anything
+ * the manifest cannot answer exactly goes to the real call.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "vfs_internal.h"
+
+/* ---- the time-saved baseline ----
+ *
+ * What serving saves is the real call it replaces, which a VFS session
+ * otherwise never makes. In runs of 48 of every 4096 served calls per
+ * thread (timing sessions only), the shim also makes the real call into
+ * a scratch buffer and times it ("shadow samples"). The program always
+ * gets the served answer: a projection's real metadata differs from the
+ * served one by design (docs/vfs.md). */
+
+static VR_TLS uint32_t vr_shadow_tick;
+
+#define SHADOW(op_misc, ctl, call)                                             \
+    do {                                                                       \
+        if ((VR_MODE(ctl) & VRIFT_MODE_TIME) && (vr_shadow_tick++ & 4095u) < 48u) { \
+            int saved_ = errno;                                                \
+            uint64_t s0_ = vr_clock();                                         \
+            (void)(call);                                                      \
+            uint64_t ns_ = vr_elapsed_ns(s0_, vr_clock());                     \
+            vr_add_misc(ctl, (enum vrift_misc)(op_misc), 1);                   \
+            vr_add_misc(ctl, (enum vrift_misc)((op_misc) + 1), ns_);           \
+            errno = saved_;                                                    \
+        }                                                                      \
+    } while (0)
+
+static int served_misc(enum vrift_op op)
+{
+    switch (op) {
+    case VRIFT_OP_STAT: return VRIFT_MISC_VFS_SERVED_CALLS_STAT;
+    case VRIFT_OP_LSTAT: return VRIFT_MISC_VFS_SERVED_CALLS_LSTAT;
+    case VRIFT_OP_FSTAT: return VRIFT_MISC_VFS_SERVED_CALLS_FSTAT;
+    case VRIFT_OP_STATX: return VRIFT_MISC_VFS_SERVED_CALLS_STATX;
+    case VRIFT_OP_ACCESS: return VRIFT_MISC_VFS_SERVED_CALLS_ACCESS;
+    case VRIFT_OP_READLINK: return VRIFT_MISC_VFS_SERVED_CALLS_READLINK;
+    default: return -1;
+    }
+}
+
+static int shadow_misc(enum vrift_op op)
+{
+    switch (op) {
+    case VRIFT_OP_STAT: return VRIFT_MISC_VFS_SHADOW_CALLS_STAT;
+    case VRIFT_OP_LSTAT: return VRIFT_MISC_VFS_SHADOW_CALLS_LSTAT;
+    case VRIFT_OP_FSTAT: return VRIFT_MISC_VFS_SHADOW_CALLS_FSTAT;
+    case VRIFT_OP_STATX: return VRIFT_MISC_VFS_SHADOW_CALLS_STATX;
+    case VRIFT_OP_ACCESS: return VRIFT_MISC_VFS_SHADOW_CALLS_ACCESS;
+    case VRIFT_OP_READLINK: return VRIFT_MISC_VFS_SHADOW_CALLS_READLINK;
+    default: return -1;
+    }
+}
+
+/* The one epilogue of every served call: count it (calls, errors, the
+ * served class), the hot-path table, and its full cost, bookkeeping
+ * included. Leaves errno as the call set it. */
+static void served(enum vrift_op op, uint64_t ctl, uint64_t t0, int failed, int err, int dirfd, const char *path)
+{
+    int saved = errno;
+    int misc = served_misc(op);
+    vr_record_served(op, ctl, t0, failed, err, misc);
+    if (path)
+        vr_hot_if(ctl, op, dirfd, path, 0);
+    if ((VR_MODE(ctl) & VRIFT_MODE_TIME) && misc >= 0)
+        vr_add_misc(ctl, (enum vrift_misc)(misc + 1), vr_elapsed_ns(t0, vr_clock()));
+    errno = saved;
+}
+
+static void fill_stat(struct stat *st, const struct vrift_statx *x)
+{
+    memset(st, 0, sizeof *st);
+    st->st_dev = makedev(x->stx_dev_major, x->stx_dev_minor);
+    st->st_ino = x->stx_ino;
+    st->st_mode = x->stx_mode;
+    st->st_nlink = x->stx_nlink;
+    st->st_uid = x->stx_uid;
+    st->st_gid = x->stx_gid;
+    st->st_rdev = makedev(x->stx_rdev_major, x->stx_rdev_minor);
+    st->st_size = (off_t)x->stx_size;
+    st->st_blksize = x->stx_blksize;
+    st->st_blocks = (blkcnt_t)x->stx_blocks;
+    st->st_atim.tv_sec = x->stx_atime.tv_sec;
+    st->st_atim.tv_nsec = x->stx_atime.tv_nsec;
+    st->st_mtim.tv_sec = x->stx_mtime.tv_sec;
+    st->st_mtim.tv_nsec = x->stx_mtime.tv_nsec;
+    st->st_ctim.tv_sec = x->stx_ctime.tv_sec;
+    st->st_ctim.tv_nsec = x->stx_ctime.tv_nsec;
+}
+
+/* The entry a tracked fd refers to, if it is still unchanged. */
+static const struct vrift_manifest_entry *fd_entry(int fd)
+{
+    uint32_t v = vr_fd_lookup(fd);
+    if (!v)
+        return NULL;
+    struct vr_proj *p = &vr_projs[vr_dec_proj(v)];
+    const struct vrift_manifest_entry *e = &p->entries[vr_dec_idx(v)];
+    return (vr_dirty_flags(p, e->path_hash) & (VR_DIRTY_DONE | VR_DIRTY_GONE)) ? NULL : e;
+}
+
+static int follow_flags(int at_flags) { return (at_flags & AT_SYMLINK_NOFOLLOW) ? 0 : VR_FOLLOW; }
+
+/* ---- metadata ---- */
+
+int vr_vfs_fstat(int fd, struct stat *st, int *ret)
+{
+    if (!vr_vfs_count)
+        return 0;
+    uint64_t ctl = vr_control(), t0 = vr_start(ctl);
+    const struct vrift_manifest_entry *e = fd_entry(fd);
+    if (!e)
+        return 0;
+    fill_stat(st, &e->st);
+    *ret = 0;
+    served(VRIFT_OP_FSTAT, ctl, t0, 0, 0, AT_FDCWD, NULL);
+    struct stat scratch;
+    SHADOW(VRIFT_MISC_VFS_SHADOW_CALLS_FSTAT, ctl, syscall(SYS_fstat, fd, &scratch));
+    return 1;
+}
+
+int vr_vfs_stat(int dirfd, const char *path, int flags, struct stat *st, enum vrift_op op, int *ret)
+{
+    if (!vr_vfs_count)
+        return 0;
+    if ((flags & AT_EMPTY_PATH) && path && !*path)
+        return vr_vfs_fstat(dirfd, st, ret);
+    uint64_t ctl = vr_control(), t0 = vr_start(ctl);
+    struct vr_hit hit;
+    if (!vr_lookup(dirfd, path, follow_flags(flags), ctl, &hit))
+        return 0;
+    fill_stat(st, &hit.e->st);
+    *ret = 0;
+    served(op, ctl, t0, 0, 0, dirfd, path);
+    struct stat scratch;
+    SHADOW(shadow_misc(op), ctl, syscall(SYS_newfstatat, dirfd, path, &scratch, flags & AT_SYMLINK_NOFOLLOW));
+    return 1;
+}
+
+int vr_vfs_statx(int dirfd, const char *path, int flags, unsigned mask, void *stx, int *ret)
+{
+    if (!vr_vfs_count)
+        return 0;
+    uint64_t ctl = vr_control(), t0 = vr_start(ctl);
+    const struct vrift_manifest_entry *e;
+    struct vr_hit hit;
+    if ((flags & AT_EMPTY_PATH) && path && !*path)
+        e = fd_entry(dirfd);
+    else
+        e = vr_lookup(dirfd, path, follow_flags(flags), ctl, &hit) ? hit.e : NULL;
+    if (!e)
+        return 0;
+    /* the kernel may return more than asked; we return what it returned at ingest */
+    memcpy(stx, &e->st, sizeof e->st);
+    *ret = 0;
+    served(VRIFT_OP_STATX, ctl, t0, 0, 0, dirfd, path);
+    struct statx scratch;
+    SHADOW(VRIFT_MISC_VFS_SHADOW_CALLS_STATX, ctl, syscall(SYS_statx, dirfd, path, flags, mask, &scratch));
+    return 1;
+}
+
+static int in_groups(gid_t g)
+{
+    gid_t groups[256];
+    long n = syscall(SYS_getgroups, 256, groups);
+    for (long i = 0; i < n; i++)
+        if (groups[i] == g)
+            return 1;
+    return 0;
+}
+
+static int access_ok(const struct vrift_statx *x, int mode, int flags)
+{
+    if (!(mode & (R_OK | W_OK | X_OK)))
+        return 1;
+    uid_t uid = (flags & AT_EACCESS) ? vr_euid : vr_uid;
+    gid_t gid = (flags & AT_EACCESS) ? vr_egid : vr_gid;
+    unsigned m = x->stx_mode;
+    if (uid == 0)
+        return !(mode & X_OK) || S_ISDIR(m) || (m & 0111);
+    unsigned bits = uid == x->stx_uid                                     ? (m >> 6) & 7
+                    : (gid == x->stx_gid || in_groups(x->stx_gid)) ? (m >> 3) & 7
+                                                                    : m & 7;
+    return ((mode & R_OK) ? bits & 4 : 1) && ((mode & W_OK) ? bits & 2 : 1) && ((mode & X_OK) ? bits & 1 : 1);
+}
+
+int vr_vfs_access(int dirfd, const char *path, int mode, int flags, int *ret)
+{
+    if (!vr_vfs_count)
+        return 0;
+    uint64_t ctl = vr_control(), t0 = vr_start(ctl);
+    struct vr_hit hit;
+    if (!vr_lookup(dirfd, path, follow_flags(flags), ctl, &hit))
+        return 0;
+    int ok = access_ok(&hit.e->st, mode, flags);
+    *ret = ok ? 0 : -1;
+    if (!ok)
+        errno = EACCES;
+    served(VRIFT_OP_ACCESS, ctl, t0, !ok, EACCES, dirfd, path);
+    SHADOW(VRIFT_MISC_VFS_SHADOW_CALLS_ACCESS, ctl, syscall(SYS_faccessat, dirfd, path, mode, flags));
+    return 1;
+}
+
+int vr_vfs_readlink(int dirfd, const char *path, char *buf, size_t n, ssize_t *ret)
+{
+    if (!vr_vfs_count)
+        return 0;
+    uint64_t ctl = vr_control(), t0 = vr_start(ctl);
+    struct vr_hit hit;
+    if (!vr_lookup(dirfd, path, 0, ctl, &hit))
+        return 0;
+    int failed = hit.e->type != VRIFT_ENTRY_SYMLINK;
+    if (failed) {
+        *ret = -1;
+        errno = EINVAL;
+    } else {
+        size_t len = hit.e->target_len < n ? hit.e->target_len : n;
+        memcpy(buf, vr_projs[hit.pi].strings + hit.e->target_off, len);
+        *ret = (ssize_t)len;
+    }
+    served(VRIFT_OP_READLINK, ctl, t0, failed, EINVAL, dirfd, path);
+    char scratch[PATH_MAX];
+    SHADOW(VRIFT_MISC_VFS_SHADOW_CALLS_READLINK, ctl,
+           syscall(SYS_readlinkat, dirfd, path, scratch, sizeof scratch));
+    return 1;
+}
+
+/* ---- opening ---- */
+
+/* A projected directory: the real open, tracked so that calls relative to
+ * it are served (also once it has changed: its children may not have). */
+static int open_dir(int dirfd, const char *path, int flags, mode_t mode, const struct vr_hit *hit, uint64_t ctl,
+                    uint64_t t0, int *ret)
+{
+    long fd = syscall(SYS_openat, dirfd, path, flags, mode);
+    int e = errno;
+    if (fd >= 0)
+        vr_track_fd((int)fd, hit->pi, hit->idx);
+    *ret = (int)fd;
+    if (VR_MODE(ctl))
+        vr_record_path(VRIFT_OP_OPEN, ctl, t0, fd < 0, e, dirfd, path);
+    errno = e;
+    return 1;
+}
+
+int vr_vfs_open(int dirfd, const char *path, int flags, mode_t mode, int *ret)
+{
+    if (!vr_vfs_count)
+        return 0;
+    uint64_t ctl = vr_control(), t0 = vr_start(ctl);
+    if (vr_vfs_open_changes(flags)) {
+        int r = vr_vfs_before_change(dirfd, path, (flags & O_NOFOLLOW) != 0, ctl);
+        if (r < 0) {
+            *ret = -1;
+            int e = errno;
+            if (VR_MODE(ctl))
+                vr_record_path(VRIFT_OP_OPEN, ctl, t0, 1, e, dirfd, path);
+            errno = e;
+            return 1;
+        }
+        return 0; /* not a blob (any more): the real open does the rest */
+    }
+    struct vr_hit hit;
+    int follow = (flags & O_NOFOLLOW) ? 0 : VR_FOLLOW;
+    if (!vr_lookup(dirfd, path, follow | VR_DIRTY_OK, ctl, &hit))
+        return 0;
+    if (hit.e->type == VRIFT_ENTRY_DIR)
+        return open_dir(dirfd, path, flags, mode, &hit, ctl, t0, ret);
+    struct vr_proj *p = &vr_projs[hit.pi];
+    if (hit.e->type != VRIFT_ENTRY_FILE || (vr_dirty_flags(p, hit.hash) & VR_DIRTY_DONE) ||
+        (flags & (O_PATH | O_DIRECTORY)) || ((flags & O_CREAT) && (flags & O_EXCL)))
+        return 0;
+    char blob[PATH_MAX];
+    if (!vr_blob_path(p, hit.e, blob, sizeof blob))
+        return 0;
+    int saved = errno;
+    long fd = syscall(SYS_openat, AT_FDCWD, blob, flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW), 0);
+    if (fd < 0) {
+        errno = saved;
+        if (VR_MODE(ctl))
+            vr_add_misc(ctl, VRIFT_MISC_CAS_MISSES, 1);
+        return 0; /* blob missing: the projected file itself still has the content */
+    }
+    vr_track_fd((int)fd, hit.pi, hit.idx);
+    *ret = (int)fd;
+    if (VR_MODE(ctl)) {
+        vr_add_misc(ctl, VRIFT_MISC_CAS_HITS, 1);
+        vr_record_served(VRIFT_OP_OPEN, ctl, t0, 0, 0, -1);
+        vr_hot_if(ctl, VRIFT_OP_OPEN, dirfd, path, 0);
+    }
+    return 1;
+}
+
+FILE *vr_vfs_fopen(const char *path, const char *mode, FILE *(*real)(const char *, const char *),
+                   int *handled)
+{
+    *handled = 0;
+    if (!vr_vfs_count || !mode)
+        return NULL;
+    uint64_t ctl = vr_control(), t0 = vr_start(ctl);
+    if (strpbrk(mode, "wa+")) {
+        if (vr_vfs_before_change(AT_FDCWD, path, 0, ctl) != 0)
+            *handled = 1; /* the copy failed: fopen fails with its errno */
+        return NULL;
+    }
+    struct vr_hit hit;
+    if (!vr_lookup(AT_FDCWD, path, VR_FOLLOW, ctl, &hit) || hit.e->type != VRIFT_ENTRY_FILE)
+        return NULL;
+    char blob[PATH_MAX];
+    if (!vr_blob_path(&vr_projs[hit.pi], hit.e, blob, sizeof blob))
+        return NULL;
+    int saved = errno;
+    FILE *f = real(blob, mode);
+    if (!f) {
+        errno = saved;
+        if (VR_MODE(ctl))
+            vr_add_misc(ctl, VRIFT_MISC_CAS_MISSES, 1);
+        return NULL;
+    }
+    vr_track_fd(fileno(f), hit.pi, hit.idx);
+    *handled = 1;
+    if (VR_MODE(ctl)) {
+        vr_add_misc(ctl, VRIFT_MISC_CAS_HITS, 1);
+        vr_record_served(VRIFT_OP_OPEN, ctl, t0, 0, 0, -1);
+    }
+    return f;
+}
+
+/* ---- directories ---- */
+
+void vr_vfs_opendir(const char *path, DIR *d)
+{
+    if (!vr_vfs_count || !d)
+        return;
+    struct vr_hit hit;
+    if (vr_lookup(AT_FDCWD, path, VR_FOLLOW | VR_DIRTY_OK, 0, &hit) && hit.e->type == VRIFT_ENTRY_DIR) {
+        vr_track_dir(d, vr_enc(hit.pi, hit.idx));
+        vr_track_fd(dirfd(d), hit.pi, hit.idx);
+    }
+}
+
+void vr_vfs_fdopendir(int fd, DIR *d)
+{
+    if (!vr_vfs_count || !d)
+        return;
+    uint32_t v = vr_fd_lookup(fd);
+    if (v)
+        vr_track_dir(d, v);
+}
+
+/* readdir reports inode numbers; make them the ones stat serves. */
+void vr_vfs_fix_dirent(DIR *d, const char *name, ino_t *ino)
+{
+    uint32_t v = vr_dir_lookup(d);
+    if (!v)
+        return;
+    struct vr_proj *p = &vr_projs[vr_dec_proj(v)];
+    const struct vrift_manifest_entry *dir = &p->entries[vr_dec_idx(v)];
+    const char *dp = vr_entry_path(p, dir);
+    char rel[PATH_MAX];
+    size_t n = dir->path_len, nl = strlen(name);
+    if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) {
+        if (name[1] == '.') { /* "..": the parent, unless we are at the root */
+            if (n == 0)
+                return;
+            const char *slash = memrchr(dp, '/', n);
+            n = slash ? (size_t)(slash - dp) : 0;
+        }
+        memcpy(rel, dp, n);
+    } else {
+        if (n + 1 + nl >= sizeof rel)
+            return;
+        memcpy(rel, dp, n);
+        if (n)
+            rel[n++] = '/';
+        memcpy(rel + n, name, nl);
+        n += nl;
+    }
+    uint64_t h = vr_hash_bytes(VR_PATH_SEED, rel, n);
+    int64_t idx = vr_index_find(p, rel, n, h);
+    if (idx >= 0 && !(vr_dirty_flags(p, h) & (VR_DIRTY_DONE | VR_DIRTY_GONE)))
+        *ino = p->entries[idx].st.stx_ino;
+}
