@@ -24,7 +24,7 @@ def manifest_bytes(tmp_path_factory) -> bytes:
     os.symlink("d/f1", src / "link")
     env = dict(os.environ, VRIFT_STORE=str(root / "store"), VRIFT_STATE=str(root / "state"))
     vrift("ingest", str(src), "--name", "m", env=env)
-    return (root / "store" / "manifests" / "m.vmf").read_bytes()
+    return (root / "store" / "manifests" / "m" / "1.vmf").read_bytes()
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -65,7 +65,7 @@ def test_shim_ignores_corrupt_manifests_and_runs_the_program(manifest_bytes, tmp
         (0x59545249445256).to_bytes(8, "little") + (1024).to_bytes(8, "little") + bytes(48 + 8192)
     )
     desc = tmp_path / "p.proj"
-    desc.write_text(f"{dest}\n{store / 'm.vmf'}\n{dirty}\n")
+    desc.write_text(f"{dest}\n{store / 'm.vmf'}\n{dirty}\n{store.parent}\n")
     for trial in range(200):
         buf = bytearray(manifest_bytes)
         for _ in range(rng.randint(1, 64)):

@@ -14,9 +14,10 @@ from helpers import vrift
 
 
 def _blob_digests(store: Path) -> dict[str, str]:
+    """{hex name (without an executable blob's '.x'): BLAKE3 of the content}."""
     out = {}
     for blob in (store / "blobs").glob("*/*"):
-        out[blob.parent.name + blob.name] = blake3.blake3(blob.read_bytes()).hexdigest()
+        out[blob.parent.name + blob.name.removesuffix(".x")] = blake3.blake3(blob.read_bytes()).hexdigest()
     return out
 
 
@@ -95,7 +96,8 @@ def test_bad_inputs_are_one_line_errors(store: Path, tmp_path: Path):
     (full / "something").write_text("")
     fails("mount", "m", str(full), match="not an empty directory")
     fails("umount", str(tmp_path / "elsewhere"), match="not a vrift projection")
-    manifest = store / "manifests" / "m.vmf"
+    manifest = store / "manifests" / "m" / "1.vmf"
+    os.chmod(manifest, 0o644)  # versions are 0444; damage it on purpose
     good = manifest.read_bytes()
     manifest.write_bytes(good[: len(good) // 2])
     fails("mount", "m", str(tmp_path / "p1"), match="truncated manifest")
@@ -116,7 +118,9 @@ def test_shim_with_a_damaged_manifest_stays_out_of_the_way(store: Path, tmp_path
     vrift("ingest", str(src), "--name", "m")
     dest = tmp_path / "p"
     vrift("mount", "m", str(dest))
-    (store / "manifests" / "m.vmf").write_bytes(b"\0" * 64)
+    version = store / "manifests" / "m" / "1.vmf"
+    os.chmod(version, 0o644)
+    version.write_bytes(b"\0" * 64)
     session = tmp_path / "s.vrift"
     r = subprocess.run(
         vrift_cmd("run", "--profile", str(session), "--vfs", str(dest), "--", "cat", "x.txt"),
@@ -124,7 +128,11 @@ def test_shim_with_a_damaged_manifest_stays_out_of_the_way(store: Path, tmp_path
         capture_output=True,
         text=True,
     )
-    assert (r.returncode, r.stdout, r.stderr) == (0, "hello\n", "")
+    assert (r.returncode, r.stdout) == (0, "hello\n")
+    assert (
+        r.stderr
+        == f"vrift: warning: {dest} is not served: {version}: truncated or not a vrift manifest (64 bytes)\n"
+    )
     data = json.loads(vrift("profile", "export", "--path", str(session)).stdout)
     assert data["vfs"] == {}  # no projection attached: nothing served, nothing claimed
 

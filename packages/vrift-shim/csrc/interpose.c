@@ -20,6 +20,7 @@
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/xattr.h>
+#include <spawn.h>
 #include <utime.h>
 #include <linux/close_range.h>
 #include <unistd.h>
@@ -307,9 +308,14 @@ WRAP_FOPEN(fopen64)
             MISSING(NULL);                                                     \
         if (VR_UNLIKELY(vr_vfs_count)) {                                       \
             vr_vfs_close(fileno(s));                                           \
-            if (p && m && strpbrk(m, "wa+") &&                                 \
-                vr_vfs_before_change(AT_FDCWD, p, 0, vr_control()) != 0)       \
+            char redirect_[PATH_MAX];                                          \
+            int r_ = p && m && strpbrk(m, "wa+")                               \
+                         ? vr_vfs_before_change(AT_FDCWD, p, 0, m[0] != 'w', vr_control(), redirect_) \
+                         : 0;                                                  \
+            if (r_ < 0)                                                        \
                 return NULL;                                                   \
+            if (r_ > 0)                                                        \
+                p = redirect_;                                                 \
         }                                                                      \
         COUNTED_PATH(VRIFT_OP_OPEN, FILE *, r == NULL, real(p, m, s), AT_FDCWD, p); \
     }
@@ -656,7 +662,7 @@ VR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
         return real args;                                                      \
     }
 
-#define INODE(d, p, nf) vr_vfs_before_change(d, p, nf, vr_control())
+#define INODE(d, p, nf) vr_vfs_before_change(d, p, nf, 1, vr_control(), NULL)
 #define NAME(d, p) (vr_vfs_before_name_change(d, p, 0), 0)
 #define GONE(d, p) (vr_vfs_before_name_change(d, p, 1), 0)
 #define RENAME(da, a, db, b) (vr_vfs_before_rename(da, a), GONE(db, b))
@@ -700,6 +706,30 @@ VR_EXPORT int utimensat(int d, const char *p, const struct timespec t[2], int f)
 WRAP_FD_CHANGE(futimens, (int fd, const struct timespec t[2]), (fd, t), fd,
                utimensat(AT_FDCWD, vr_path, t, AT_SYMLINK_NOFOLLOW))
 WRAP_CHANGE(utimes, (const char *p, const struct timeval t[2]), (p, t), INODE(AT_FDCWD, p, 0))
+WRAP_FD_CHANGE(futimes, (int fd, const struct timeval t[2]), (fd, t), fd, utimes(vr_path, t))
+/* futimesat(fd, NULL, ...) is futimes. */
+VR_EXPORT int futimesat(int d, const char *p, const struct timeval t[2])
+{
+    __typeof__(&futimesat) real = REAL(futimesat);
+    if (VR_UNLIKELY(!real))
+        MISSING(-1);
+    if (VR_UNLIKELY(vr_vfs_count)) {
+        int saved = errno;
+        if (!p) {
+            char vr_path[PATH_MAX];
+            int r = vr_vfs_fd_change_path(d, vr_path, sizeof vr_path);
+            if (r < 0)
+                return -1;
+            if (r > 0)
+                return utimes(vr_path, t);
+        } else if (INODE(d, p, 0) != 0) {
+            return -1;
+        }
+        errno = saved;
+    }
+    return real(d, p, t);
+}
+WRAP_CHANGE(lchmod, (const char *p, mode_t m), (p, m), INODE(AT_FDCWD, p, 1))
 WRAP_CHANGE(lutimes, (const char *p, const struct timeval t[2]), (p, t), INODE(AT_FDCWD, p, 1))
 WRAP_CHANGE(utime, (const char *p, const struct utimbuf *t), (p, t), INODE(AT_FDCWD, p, 0))
 WRAP_CHANGE(setxattr, (const char *p, const char *n, const void *v, size_t s, int f), (p, n, v, s, f),
@@ -720,6 +750,10 @@ WRAP_CHANGE(rename, (const char *a, const char *b), (a, b), RENAME(AT_FDCWD, a, 
 WRAP_CHANGE(renameat, (int da, const char *a, int db, const char *b), (da, a, db, b), RENAME(da, a, db, b))
 WRAP_CHANGE(renameat2, (int da, const char *a, int db, const char *b, unsigned f), (da, a, db, b, f),
             RENAME(da, a, db, b))
+WRAP_CHANGE(mknod, (const char *p, mode_t m, dev_t dv), (p, m, dv), NAME(AT_FDCWD, p))
+WRAP_CHANGE(mknodat, (int d, const char *p, mode_t m, dev_t dv), (d, p, m, dv), NAME(d, p))
+WRAP_CHANGE(mkfifo, (const char *p, mode_t m), (p, m), NAME(AT_FDCWD, p))
+WRAP_CHANGE(mkfifoat, (int d, const char *p, mode_t m), (d, p, m), NAME(d, p))
 WRAP_CHANGE(symlink, (const char *t, const char *p), (t, p), NAME(AT_FDCWD, p))
 WRAP_CHANGE(symlinkat, (const char *t, int d, const char *p), (t, d, p), NAME(d, p))
 /* link's source: made private first, so both names share the copy (the
@@ -727,3 +761,27 @@ WRAP_CHANGE(symlinkat, (const char *t, int d, const char *p), (t, d, p), NAME(d,
 WRAP_CHANGE(link, (const char *a, const char *b), (a, b), INODE(AT_FDCWD, a, 1) || NAME(AT_FDCWD, b))
 WRAP_CHANGE(linkat, (int da, const char *a, int db, const char *b, int f), (da, a, db, b, f),
             INODE(da, a, !(f & AT_SYMLINK_FOLLOW)) || NAME(db, b))
+
+/* posix_spawn's file actions open inside glibc, in the child, out of our
+ * sight: the object rule runs when the action is added. It returns an
+ * error number, not -1. */
+VR_EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *a, int fd, const char *p, int flags,
+                                               mode_t mode)
+{
+    __typeof__(&posix_spawn_file_actions_addopen) real = REAL(posix_spawn_file_actions_addopen);
+    if (VR_UNLIKELY(!real))
+        return ENOSYS;
+    if (VR_UNLIKELY(vr_vfs_count) && vr_vfs_open_changes(flags)) {
+        int saved = errno;
+        if (vr_vfs_before_change(AT_FDCWD, p, (flags & O_NOFOLLOW) != 0, !(flags & O_TRUNC), vr_control(),
+                                 NULL) != 0) {
+            int e = errno;
+            errno = saved;
+            return e;
+        }
+        if (flags & O_CREAT)
+            vr_vfs_before_create(AT_FDCWD, p);
+        errno = saved;
+    }
+    return real(a, fd, p, flags, mode);
+}

@@ -39,10 +39,15 @@ VR_HIDDEN void vr_vfs_dup(int oldfd, int newfd);
 
 /* The object rule (vfs_cow.c). Does an open with these flags change the
  * file? Before a call that changes the inode (dirfd, path) reaches, copy
- * it out of the store if it is a blob: 0, or -1 with errno when the copy
- * failed (the call must then fail with it). */
+ * it out of the store if it is a blob (its data too, unless the call
+ * truncates it: keep_data = 0): 0, or -1 with errno when the copy
+ * failed (the call must then fail with it), or 1 when the call's own
+ * path still reaches the blob (a /proc/self/fd link to a served fd) and
+ * must be made on `redirect` (PATH_MAX bytes; NULL: fail with EROFS). */
 VR_HIDDEN int vr_vfs_open_changes(int flags);
-VR_HIDDEN int vr_vfs_before_change(int dirfd, const char *path, int nofollow, uint64_t ctl);
+VR_HIDDEN int vr_vfs_before_change(int dirfd, const char *path, int nofollow, int keep_data, uint64_t ctl,
+                                   char *redirect);
+VR_HIDDEN void vr_vfs_before_create(int dirfd, const char *path);
 /* For a call on an fd: 0 when the fd may be used, 1 when it refers to a
  * blob and the call must be made on `path` (the private copy) instead,
  * -1 with errno. */

@@ -23,7 +23,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -78,11 +77,26 @@ static int in_store(const char *where, size_t len)
     return 0;
 }
 
+/* Decimal digits of v at dst (NUL-terminated): no stdio here, signal
+ * handlers call us. Returns the length. */
+static size_t put_uint(char *dst, unsigned long v)
+{
+    char d[24];
+    size_t n = 0, o = 0;
+    do
+        d[n++] = (char)('0' + v % 10);
+    while (v /= 10);
+    while (n)
+        dst[o++] = d[--n];
+    dst[o] = '\0';
+    return o;
+}
+
 /* The physical path of an open fd. */
 static int fd_path(int fd, char *out, size_t cap)
 {
-    char link[64];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    char link[40] = "/proc/self/fd/";
+    put_uint(link + 14, (unsigned)fd);
     long n = syscall(SYS_readlinkat, AT_FDCWD, link, out, cap - 1);
     if (n <= 0 || out[0] != '/')
         return 0;
@@ -119,8 +133,9 @@ static int copy_data(int in, int out, uint64_t *copied)
     }
 }
 
-/* Replace the blob hard link at `where` by a private copy. 0 or -1/errno. */
-static int break_link(const char *where, const struct stat *blob, uint64_t ctl)
+/* Replace the blob hard link at `where` by a private copy (of its data
+ * unless the call truncates it anyway). 0 or -1/errno. */
+static int break_link(const char *where, const struct stat *blob, int keep_data, uint64_t ctl)
 {
     size_t wl = strlen(where);
     if (in_store(where, wl)) {
@@ -151,10 +166,14 @@ static int break_link(const char *where, const struct stat *blob, uint64_t ctl)
     long in = -1, out = -1;
     uint64_t copied = 0;
     struct stat now;
-    if (snprintf(tmp, sizeof tmp, "%s.vrift-cow.%ld", where, (long)syscall(SYS_getpid)) >= (int)sizeof tmp) {
+    static const char suffix[] = ".vrift-cow.";
+    if (wl + sizeof suffix + 24 >= sizeof tmp) {
         err = ENAMETOOLONG;
         goto fail;
     }
+    memcpy(tmp, where, wl);
+    memcpy(tmp + wl, suffix, sizeof suffix);
+    put_uint(tmp + wl + sizeof suffix - 1, (unsigned long)syscall(SYS_gettid));
     in = syscall(SYS_openat, AT_FDCWD, where, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
     if (in < 0) {
         err = errno;
@@ -168,7 +187,7 @@ static int break_link(const char *where, const struct stat *blob, uint64_t ctl)
         return 0;
     }
     out = syscall(SYS_openat, AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (out < 0 || copy_data((int)in, (int)out, &copied) != 0) {
+    if (out < 0 || (keep_data && copy_data((int)in, (int)out, &copied) != 0)) {
         err = errno;
         goto fail;
     }
@@ -215,25 +234,74 @@ fail:
     return -1;
 }
 
-int vr_vfs_before_change(int dirfd, const char *path, int nofollow, uint64_t ctl)
+/* "/proc/self/fd/N", "/dev/fd/N", "/proc/thread-self/fd/N": N, else -1. */
+static int magic_fd(const char *path)
+{
+    static const char *const prefixes[] = {"/proc/self/fd/", "/dev/fd/", "/proc/thread-self/fd/"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
+        size_t n = strlen(prefixes[i]);
+        if (strncmp(path, prefixes[i], n) != 0 || !path[n])
+            continue;
+        long fd = 0;
+        for (const char *c = path + n; *c; c++) {
+            if (*c < '0' || *c > '9' || fd > 1 << 24)
+                return -1;
+            fd = fd * 10 + (*c - '0');
+        }
+        return (int)fd;
+    }
+    return -1;
+}
+
+/* The projected path a tracked fd was opened as. */
+static int tracked_path(uint32_t v, char *out, size_t cap)
+{
+    struct vr_proj *p = &vr_projs[vr_dec_proj(v)];
+    const struct vrift_manifest_entry *e = &p->entries[vr_dec_idx(v)];
+    return vr_abs_path(p, vr_entry_path(p, e), e->path_len, out, cap);
+}
+
+int vr_vfs_before_change(int dirfd, const char *path, int nofollow, int keep_data, uint64_t ctl, char *redirect)
 {
     if (!vr_vfs_count || !path)
         return 0;
-    int saved = errno;
-    struct stat st;
-    if (syscall(SYS_newfstatat, dirfd, path, &st, nofollow ? AT_SYMLINK_NOFOLLOW : 0) != 0 || blob_store(&st) < 0) {
+    int saved = errno, at = nofollow ? AT_SYMLINK_NOFOLLOW : 0;
+    struct stat st, again;
+    if (syscall(SYS_newfstatat, dirfd, path, &st, at) != 0 || blob_store(&st) < 0) {
         errno = saved;
         return 0; /* nothing there, or not a blob: the real call decides */
     }
+    /* A served read fd is the blob opened by its store path: reopening it
+     * through /proc/self/fd means its projected path. */
     char where[PATH_MAX];
-    if (!reached_path(dirfd, path, nofollow, where, sizeof where)) {
+    int mfd = magic_fd(path);
+    uint32_t v = mfd >= 0 ? vr_fd_lookup(mfd) : 0;
+    if (!(v ? tracked_path(v, where, sizeof where) : reached_path(dirfd, path, nofollow, where, sizeof where))) {
         errno = EROFS; /* a blob we cannot place (no /proc): refuse rather than write into it */
         return -1;
     }
-    if (break_link(where, &st, ctl) != 0)
+    if (break_link(where, &st, keep_data, ctl) != 0)
         return -1;
+    /* A magic link still reaches the blob: the call must go to the copy. */
+    if (syscall(SYS_newfstatat, dirfd, path, &again, at) == 0 && again.st_ino == st.st_ino &&
+        again.st_dev == st.st_dev) {
+        if (!redirect) {
+            errno = EROFS;
+            return -1;
+        }
+        memcpy(redirect, where, strlen(where) + 1);
+        return 1;
+    }
     errno = saved;
     return 0;
+}
+
+/* A name about to be created by open(O_CREAT): its directory changes. */
+void vr_vfs_before_create(int dirfd, const char *path)
+{
+    struct vr_hit hit;
+    if (vr_vfs_count && !vr_lookup(dirfd, path, VR_FOLLOW, 0, &hit))
+        vr_vfs_before_name_change(dirfd, path, 0);
 }
 
 int vr_vfs_fd_change_path(int fd, char *path, size_t cap)
@@ -249,19 +317,11 @@ int vr_vfs_fd_change_path(int fd, char *path, size_t cap)
     /* The fd is the blob itself (a served read, or a hard link reached
      * another way): change the private copy at the program's path. */
     uint32_t v = vr_fd_lookup(fd);
-    int ok;
-    if (v) {
-        struct vr_proj *p = &vr_projs[vr_dec_proj(v)];
-        const struct vrift_manifest_entry *e = &p->entries[vr_dec_idx(v)];
-        ok = vr_abs_path(p, vr_entry_path(p, e), e->path_len, path, cap);
-    } else {
-        ok = fd_path(fd, path, cap);
-    }
-    if (!ok) {
+    if (!(v ? tracked_path(v, path, cap) : fd_path(fd, path, cap))) {
         errno = EROFS;
         return -1;
     }
-    if (vr_vfs_before_change(AT_FDCWD, path, 1, vr_control()) != 0)
+    if (vr_vfs_before_change(AT_FDCWD, path, 1, 1, vr_control(), NULL) != 0)
         return -1;
     errno = saved;
     return 1;
@@ -326,6 +386,6 @@ void vr_vfs_before_rename(int dirfd, const char *path)
      * object rule copies each one when it is changed). */
     struct vr_hit hit;
     if (vr_lookup(dirfd, path, 0, 0, &hit) && hit.e->type == VRIFT_ENTRY_FILE)
-        (void)vr_vfs_before_change(dirfd, path, 1, vr_control());
+        (void)vr_vfs_before_change(dirfd, path, 1, 1, vr_control(), NULL);
     vr_vfs_before_name_change(dirfd, path, 1);
 }

@@ -314,11 +314,10 @@ static enum found walk(struct vr_proj *p, const char *raw, size_t raw_len, int f
                 tl -= p->root_len;
                 cur_len = 0;
             }
-            if (tl + 1 + rest >= sizeof bufs[0])
+            if (tl + rest >= sizeof bufs[0])
                 return NOT_SERVED;
-            memcpy(nb, t, tl);
+            memcpy(nb, t, tl); /* the rest still starts with its '/' */
             o = tl;
-            nb[o++] = '/';
             memcpy(nb + o, rem + pos, rest);
             o += rest;
             nb[o] = '\0';

@@ -264,16 +264,20 @@ int vr_vfs_open(int dirfd, const char *path, int flags, mode_t mode, int *ret)
         return 0;
     uint64_t ctl = vr_control(), t0 = vr_start(ctl);
     if (vr_vfs_open_changes(flags)) {
-        int r = vr_vfs_before_change(dirfd, path, (flags & O_NOFOLLOW) != 0, ctl);
-        if (r < 0) {
-            *ret = -1;
-            int e = errno;
-            if (VR_MODE(ctl))
-                vr_record_path(VRIFT_OP_OPEN, ctl, t0, 1, e, dirfd, path);
-            errno = e;
-            return 1;
+        char redirect[PATH_MAX];
+        int r = vr_vfs_before_change(dirfd, path, (flags & O_NOFOLLOW) != 0, !(flags & O_TRUNC), ctl, redirect);
+        if (r == 0) {
+            if (flags & O_CREAT)
+                vr_vfs_before_create(dirfd, path);
+            return 0; /* not a blob (any more): the real open does the rest */
         }
-        return 0; /* not a blob (any more): the real open does the rest */
+        long fd = r < 0 ? -1 : syscall(SYS_openat, AT_FDCWD, redirect, flags, mode);
+        int e = errno;
+        *ret = (int)fd;
+        if (VR_MODE(ctl))
+            vr_record_path(VRIFT_OP_OPEN, ctl, t0, fd < 0, e, dirfd, path);
+        errno = e;
+        return 1;
     }
     struct vr_hit hit;
     int follow = (flags & O_NOFOLLOW) ? 0 : VR_FOLLOW;
@@ -290,11 +294,19 @@ int vr_vfs_open(int dirfd, const char *path, int flags, mode_t mode, int *ret)
         return 0;
     int saved = errno;
     long fd = syscall(SYS_openat, AT_FDCWD, blob, flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW), 0);
-    if (fd < 0) {
-        errno = saved;
+    if (fd < 0) { /* blob missing: the projected file itself still has the content */
         if (VR_MODE(ctl))
             vr_add_misc(ctl, VRIFT_MISC_CAS_MISSES, 1);
-        return 0; /* blob missing: the projected file itself still has the content */
+        errno = saved;
+        fd = syscall(SYS_openat, dirfd, path, flags, mode);
+        int e = errno;
+        if (fd >= 0)
+            vr_track_fd((int)fd, hit.pi, hit.idx); /* so fstat still serves the record */
+        *ret = (int)fd;
+        if (VR_MODE(ctl))
+            vr_record_path(VRIFT_OP_OPEN, ctl, t0, fd < 0, e, dirfd, path);
+        errno = e;
+        return 1;
     }
     vr_track_fd((int)fd, hit.pi, hit.idx);
     *ret = (int)fd;
@@ -314,9 +326,12 @@ FILE *vr_vfs_fopen(const char *path, const char *mode, FILE *(*real)(const char 
         return NULL;
     uint64_t ctl = vr_control(), t0 = vr_start(ctl);
     if (strpbrk(mode, "wa+")) {
-        if (vr_vfs_before_change(AT_FDCWD, path, 0, ctl) != 0)
-            *handled = 1; /* the copy failed: fopen fails with its errno */
-        return NULL;
+        char redirect[PATH_MAX];
+        int r = vr_vfs_before_change(AT_FDCWD, path, 0, mode[0] != 'w', ctl, redirect);
+        if (r == 0 && mode[0] != 'r')
+            vr_vfs_before_create(AT_FDCWD, path);
+        *handled = r != 0; /* a failed copy fails fopen with its errno */
+        return r > 0 ? real(redirect, mode) : NULL;
     }
     struct vr_hit hit;
     if (!vr_lookup(AT_FDCWD, path, VR_FOLLOW, ctl, &hit) || hit.e->type != VRIFT_ENTRY_FILE)

@@ -1,12 +1,13 @@
-"""vrift_vfs: content-addressed store, manifests and projections.
+"""vrift_vfs: content-addressed store, versioned manifests and projections.
 
     store = Store.open()                       # $VRIFT_STORE or ~/.local/share/vrift/store
-    report = ingest(store, "./site-packages", "deps")
-    mount(store, "deps", "./proj/site-packages")
+    report = ingest(store, "./site-packages", "deps")     # writes manifests/deps/N.vmf
+    mount(store, "deps", "./proj/site-packages")          # pinned to that version
 
 The manifest format is defined by the shim's C header vrift_manifest.h.
 Names load on first use (PEP 562): `vrift run --vfs` only needs the
-projection registry, not cffi or BLAKE3, and starts every build command.
+projection registry and the struct reader, not cffi or BLAKE3.
+`vrift verify` lives in vrift_vfs.verify (a module, not a name here).
 """
 
 from __future__ import annotations
@@ -20,25 +21,33 @@ _LAZY = {
     "ingest": "ingest",
     "Manifest": "manifest",
     "read_manifest": "manifest",
+    "MountResult": "project",
     "Projection": "project",
-    "gc": "project",
+    "find_projection": "project",
     "list_projections": "project",
     "mount": "project",
     "umount": "project",
+    "gc": "collect",
+    "remove_name": "collect",
+    "SEAL_NS": "store",
     "Store": "store",
 }
 
 __all__ = [
     "IngestReport",
     "Manifest",
+    "MountResult",
     "Projection",
+    "SEAL_NS",
     "Store",
     "VfsError",
+    "find_projection",
     "gc",
     "ingest",
     "list_projections",
     "mount",
     "read_manifest",
+    "remove_name",
     "umount",
 ]
 
@@ -53,8 +62,9 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
+    from .collect import gc, remove_name
     from .errors import VfsError
     from .ingest import IngestReport, ingest
     from .manifest import Manifest, read_manifest
-    from .project import Projection, gc, list_projections, mount, umount
-    from .store import Store
+    from .project import MountResult, Projection, find_projection, list_projections, mount, umount
+    from .store import SEAL_NS, Store

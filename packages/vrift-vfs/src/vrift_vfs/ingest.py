@@ -1,4 +1,8 @@
-"""`vrift ingest DIR`: store every distinct content once, write a manifest.
+"""`vrift ingest DIR`: store every distinct content once, write a manifest version.
+
+A file's blob is its content plus its exec bit (ingested mode & 0o111):
+the same bytes ingested once executable and once not are two blobs, and
+the stored-bytes figure counts both (store.py).
 
 Each path's metadata is captured with statx(AT_SYMLINK_NOFOLLOW) as the
 kernel returns it, so a projection served by the shim looks exactly like
@@ -14,10 +18,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import _ffi
+from . import _ffi, versions
 from .errors import VfsError
 from .manifest import EntrySpec, build
-from .store import Store
+from .store import Store, blob_key
 
 AT_FDCWD = -100
 AT_SYMLINK_NOFOLLOW = 0x100
@@ -27,13 +31,14 @@ STATX_ALL_WE_SERVE = 0x0FFF | 0x1000  # basic stats, btime, mnt_id
 @dataclass(frozen=True)
 class IngestReport:
     name: str
-    manifest: Path
+    manifest: Path  # the version file written
+    version: int
     files: int
     dirs: int
     symlinks: int
     skipped: int  # sockets, fifos, devices: not stored
     original_bytes: int  # sum of file sizes
-    unique_bytes: int  # sum of distinct contents in this tree
+    unique_bytes: int  # sum of the distinct blobs of this tree: (content, exec bit) pairs
     new_bytes: int  # bytes the store did not have before
 
     @property
@@ -76,8 +81,12 @@ def ingest(store: Store, src: str | os.PathLike[str], name: str | None = None) -
     root = Path(src)
     if not root.is_dir():
         raise VfsError(f"{root}: not a directory")
-    name = name or root.resolve().name
-    final = store.manifest_path(name)
+    name = versions.check_name(name or root.resolve().name)
+    with store.lock():
+        return _ingest(store, root, name)
+
+
+def _ingest(store: Store, root: Path, name: str) -> IngestReport:
     root_b = os.fsencode(root)
     entries: list[EntrySpec] = []
     sizes: dict[str, int] = {}
@@ -98,10 +107,13 @@ def ingest(store: Store, src: str | os.PathLike[str], name: str | None = None) -
                 raise VfsError(f"cannot list {os.fsdecode(full)}: {e.strerror}") from None
             stack.extend(reversed([(rel + b"/" + n if rel else n) for n in names]))
         elif stat.S_ISREG(mode):
-            digest, size, stored = store.put_file(full)
+            executable = bool(mode & 0o111)
+            digest, size, stored = store.put_file(full, executable)
+            if size != int.from_bytes(sx[0x28:0x30], "little"):
+                raise VfsError(f"{os.fsdecode(full)} changed while it was ingested; ingest again")
             files += 1
             original += size
-            sizes[digest] = size
+            sizes[blob_key(digest, executable)] = size
             new += size if stored else 0
             entries.append(EntrySpec(rel, "file", sx, blob=bytes.fromhex(digest)))
             progress.update(files, original)
@@ -112,5 +124,5 @@ def ingest(store: Store, src: str | os.PathLike[str], name: str | None = None) -
             skipped += 1
     progress.done()
     unique = sum(sizes.values())
-    store.write_atomic(final, build(entries, name, original, unique))
-    return IngestReport(name, final, files, dirs, links, skipped, original, unique, new)
+    v = versions.write(store, name, build(entries, name, original, unique))
+    return IngestReport(name, v.path, v.number, files, dirs, links, skipped, original, unique, new)

@@ -1,7 +1,9 @@
 """Write and read binary manifests (layout: the shim's vrift_manifest.h).
 
-The reader treats the file as untrusted: sizes, offsets and string
-references are bounds-checked, and anything wrong is one VfsError.
+The writer goes through cffi over the header; the reader uses layout.py's
+struct formats (checked against cffi by the tests), so reading costs no
+cffi start-up. The reader treats the file as untrusted: sizes, offsets and
+string references are bounds-checked, and anything wrong is one VfsError.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import _ffi
+from . import layout as L
 from .errors import VfsError
 from .pathhash import bloom_bits, path_hash
+from .store import blob_key
 
 ENTRY_TYPES = {"file": 1, "dir": 2, "symlink": 3}
 TYPE_NAMES = {v: k for k, v in ENTRY_TYPES.items()}
@@ -42,6 +45,8 @@ def _align(v: int, a: int = 64) -> int:
 
 
 def build(entries: list[EntrySpec], name: str, original_bytes: int, unique_bytes: int) -> bytes:
+    from . import _ffi
+
     ffi = _ffi.ffi()
     entries = sorted(entries, key=lambda e: e.path)
     n = len(entries)
@@ -121,21 +126,29 @@ class Entry:
     mode: int
     size: int
     mtime_ns: int
+    atime_ns: int
+
+    @property
+    def executable(self) -> bool:
+        return bool(self.mode & 0o111)
+
+    @property
+    def key(self) -> str:
+        """The blob's identity in the store (hex, '.x' when executable); files only."""
+        return blob_key(self.blob, self.executable)
 
 
 class Manifest:
-    """A validated manifest file held in memory."""
+    """A validated manifest file held in memory (read with layout.py's formats)."""
 
     def __init__(self, path: Path, data: bytes) -> None:
         self.path = path
         self.data = data
-        ffi = _ffi.ffi()
-        self._c = ffi.from_buffer(data)
-        self.h = ffi.cast("struct vrift_manifest_header *", self._c)
+        self.h = L.HEADER.unpack_from(data)
 
     @property
     def name(self) -> str:
-        return _ffi.ffi().string(self.h.name).decode("utf-8", "replace")
+        return self.h[L.H_NAME].split(b"\0", 1)[0].decode("utf-8", "replace")
 
     def __getattr__(self, item: str):
         if item in (
@@ -147,32 +160,43 @@ class Manifest:
             "entry_count",
             "created_realtime_ns",
         ):
-            return int(getattr(self.h, item))
+            return int(self.h[L.HEADER_FIELDS.index(item)])
         raise AttributeError(item)
 
+    def _raw_entries(self):
+        start = self.h[L.H_ENTRIES_OFFSET]
+        end = start + self.h[L.H_ENTRY_COUNT] * L.ENTRY.size
+        return L.ENTRY.iter_unpack(memoryview(self.data)[start:end])
+
     def _string(self, off: int, length: int) -> str:
-        start = int(self.h.strings_offset) + off
-        raw = self.data[start : start + length]
-        return raw.decode("utf-8", "surrogateescape")
+        start = self.h[L.H_STRINGS_OFFSET] + off
+        return self.data[start : start + length].decode("utf-8", "surrogateescape")
 
     def entries(self):
-        ffi = _ffi.ffi()
-        esize = ffi.sizeof("struct vrift_manifest_entry")
-        for i in range(int(self.h.entry_count)):
-            e = ffi.cast("struct vrift_manifest_entry *", self._c + int(self.h.entries_offset) + i * esize)
-            t = TYPE_NAMES.get(int(e.type), "?")
+        for r in self._raw_entries():
+            t = TYPE_NAMES.get(r[L.E_TYPE], "?")
             yield Entry(
-                path=self._string(e.path_off, e.path_len),
+                path=self._string(r[L.E_PATH_OFF], r[L.E_PATH_LEN]),
                 type=t,
-                blob=bytes(ffi.buffer(e.blob, 32)).hex() if t == "file" else "",
-                target=self._string(e.target_off, e.target_len) if t == "symlink" else "",
-                mode=int(e.st.stx_mode),
-                size=int(e.st.stx_size),
-                mtime_ns=int(e.st.stx_mtime.tv_sec) * 1_000_000_000 + int(e.st.stx_mtime.tv_nsec),
+                blob=r[L.E_BLOB].hex() if t == "file" else "",
+                target=self._string(r[L.E_TARGET_OFF], r[L.E_TARGET_LEN]) if t == "symlink" else "",
+                mode=r[L.E_MODE],
+                size=r[L.E_SIZE],
+                mtime_ns=r[L.E_MTIME_SEC] * 1_000_000_000 + r[L.E_MTIME_NSEC],
+                atime_ns=r[L.E_ATIME_SEC] * 1_000_000_000 + r[L.E_ATIME_NSEC],
             )
 
+    def file_blobs(self) -> dict[str, int]:
+        """{blob key: size} of every file, without building entries (the tamper check)."""
+        out: dict[str, int] = {}
+        for r in self._raw_entries():
+            if r[L.E_TYPE] == L.TYPE_FILE:
+                out[blob_key(r[L.E_BLOB].hex(), bool(r[L.E_MODE] & 0o111))] = r[L.E_SIZE]
+        return out
+
     def blobs(self) -> set[str]:
-        return {e.blob for e in self.entries() if e.type == "file"}
+        """The keys of every blob this manifest needs (see store.blob_key)."""
+        return set(self.file_blobs())
 
 
 def read_manifest(path: str | os.PathLike[str]) -> Manifest:
@@ -183,39 +207,36 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
         raise VfsError(f"{p}: no such manifest") from None
     except OSError as e:
         raise VfsError(f"{p}: cannot read: {e.strerror}") from None
-    ffi = _ffi.ffi()
-    hsize = ffi.sizeof("struct vrift_manifest_header")
-    if len(data) < hsize:
+    if len(data) < L.HEADER.size:
         raise VfsError(f"{p}: truncated or not a vrift manifest ({len(data)} bytes)")
-    h = ffi.cast("struct vrift_manifest_header *", ffi.from_buffer(data))
-    if h.magic != _ffi.const("VRIFT_MANIFEST_MAGIC") or h.byte_order != _ffi.const("VRIFT_BYTE_ORDER_MARK"):
+    h = L.HEADER.unpack_from(data)
+    if h[L.H_MAGIC] != L.MAGIC or h[L.H_BYTE_ORDER] != L.BYTE_ORDER_MARK:
         raise VfsError(f"{p}: not a vrift manifest (bad magic)")
-    if h.major != _ffi.const("VRIFT_MANIFEST_MAJOR"):
-        raise VfsError(f"{p}: manifest format {h.major}.{h.minor} is not supported")
-    if h.file_size != len(data):
-        raise VfsError(f"{p}: truncated manifest ({len(data)} of {h.file_size} bytes)")
-    esize = ffi.sizeof("struct vrift_manifest_entry")
-    n, slots, bits = int(h.entry_count), int(h.index_slots), int(h.bloom_bits)
+    if h[L.H_MAJOR] != L.MAJOR:
+        raise VfsError(f"{p}: manifest format {h[L.H_MAJOR]}.{h[L.H_MINOR]} is not supported")
+    if h[L.H_FILE_SIZE] != len(data):
+        raise VfsError(f"{p}: truncated manifest ({len(data)} of {h[L.H_FILE_SIZE]} bytes)")
+    n, slots, bits = h[L.H_ENTRY_COUNT], h[L.H_INDEX_SLOTS], h[L.H_BLOOM_BITS]
     ok = (
-        h.header_len >= hsize
+        h[L.H_HEADER_LEN] >= L.HEADER.size
         and slots >= n
         and slots & (slots - 1) == 0
         and bits >= 64
         and bits & (bits - 1) == 0
-        and h.entries_offset >= h.header_len
-        and h.entries_offset + n * esize <= h.index_offset
-        and h.index_offset + 4 * slots <= h.bloom_offset
-        and h.bloom_offset + bits // 8 <= h.strings_offset
-        and h.strings_offset + h.strings_size == h.file_size
+        and h[L.H_ENTRIES_OFFSET] >= h[L.H_HEADER_LEN]
+        and h[L.H_ENTRIES_OFFSET] + n * L.ENTRY.size <= h[L.H_INDEX_OFFSET]
+        and h[L.H_INDEX_OFFSET] + 4 * slots <= h[L.H_BLOOM_OFFSET]
+        and h[L.H_BLOOM_OFFSET] + bits // 8 <= h[L.H_STRINGS_OFFSET]
+        and h[L.H_STRINGS_OFFSET] + h[L.H_STRINGS_SIZE] == h[L.H_FILE_SIZE]
     )
     if not ok:
         raise VfsError(f"{p}: corrupt manifest (layout out of bounds)")
     m = Manifest(p, data)
-    for i in range(n):
-        e = ffi.cast("struct vrift_manifest_entry *", m._c + int(h.entries_offset) + i * esize)
-        for off, ln in ((e.path_off, e.path_len), (e.target_off, e.target_len)):
-            if off + ln >= h.strings_size and ln:
+    strings_size = h[L.H_STRINGS_SIZE]
+    for i, r in enumerate(m._raw_entries()):
+        for off, ln in ((r[L.E_PATH_OFF], r[L.E_PATH_LEN]), (r[L.E_TARGET_OFF], r[L.E_TARGET_LEN])):
+            if off + ln >= strings_size and ln:
                 raise VfsError(f"{p}: corrupt manifest (entry {i} string out of bounds)")
-        if e.type not in TYPE_NAMES:
-            raise VfsError(f"{p}: corrupt manifest (entry {i} has type {e.type})")
+        if r[L.E_TYPE] not in TYPE_NAMES:
+            raise VfsError(f"{p}: corrupt manifest (entry {i} has type {r[L.E_TYPE]})")
     return m
