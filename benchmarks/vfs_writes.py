@@ -28,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 VRIFT = [sys.executable, "-m", "vrift_cli"]
@@ -77,22 +76,24 @@ def main() -> int:
         )
         src = tmp / "src"
         make_tree(src, a.files)
-        subprocess.run([*VRIFT, "ingest", str(src), "--name", "w"], env=env, check=True, stdout=subprocess.DEVNULL)
-        print(f"object-rule cost on {os.cpu_count()} cores, {a.files:,} files, {a.reps} alternating runs, medians.")
+        quiet = {"env": env, "check": True, "stdout": subprocess.DEVNULL}
+        subprocess.run([*VRIFT, "ingest", str(src), "--name", "w"], **quiet)
+        print(f"object-rule cost on {os.cpu_count()} cores, {a.files:,} files, {a.reps} alternating runs")
         print(f"{'storm':10} {'plain tree':>12} {'projection':>12} {'extra per file':>15}  copies checked")
         for kind in ("create", "rewrite", "append"):
             plain, served = [], []
             for i in range(a.reps + 1):
                 copy, proj = tmp / f"copy-{kind}-{i}", tmp / f"proj-{kind}-{i}"
                 shutil.copytree(src, copy)
-                subprocess.run([*VRIFT, "mount", "w", str(proj)], env=env, check=True, stdout=subprocess.DEVNULL)
+                subprocess.run([*VRIFT, "mount", "w", str(proj)], **quiet)
                 storm = [sys.executable, "-c", STORM, kind]
-                ta = timed([*VRIFT, "run", "--", *storm, str(copy / "d"), str(a.files)], env)
-                tb = timed([*VRIFT, "run", "--vfs", str(proj), "--", *storm, str(proj / "d"), str(a.files)], env)
+                n = str(a.files)
+                ta = timed([*VRIFT, "run", "--", *storm, str(copy / "d"), n], env)
+                tb = timed([*VRIFT, "run", "--vfs", str(proj), "--", *storm, str(proj / "d"), n], env)
                 if kind != "create":  # every projected file became a private copy with the write in it
                     probe = proj / "d" / "f1.txt"
                     assert probe.stat().st_nlink == 1 and probe.read_bytes().endswith(b"x" * 64), probe
-                subprocess.run([*VRIFT, "umount", "--force", str(proj)], env=env, check=True, stdout=subprocess.DEVNULL)
+                subprocess.run([*VRIFT, "umount", "--force", str(proj)], **quiet)
                 shutil.rmtree(copy)
                 if i:
                     plain.append(ta)

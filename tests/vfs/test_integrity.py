@@ -323,3 +323,24 @@ def test_verify_finds_a_blob_written_behind_the_shims_back(site: Path):
     assert victim in out or f"{victim[:2]}/{victim[2:]}" in out, out
     assert not [n for n in blobs(site / "store") if n != victim and n[:16] in out], out
     assert "Traceback" not in out
+
+
+def test_a_write_into_a_projection_this_run_does_not_serve(site: Path):
+    """`run --vfs m1` writing into m2: the store is intact, and m2, served
+    later, shows the change (marked in m2's own dirty table), never the
+    stale ingested size."""
+    before = blob_state(site / "store")
+    r = run(sh("echo more >> m2/pkg/a.txt"), site, vfs=site / "m1")
+    assert (r.returncode, r.stderr) == (0, b"")
+    assert blob_state(site / "store") == before
+    assert (site / "m1" / "pkg" / "a.txt").read_bytes() == A
+    served = run(sh("stat -c '%s %a' m2/pkg/a.txt && cat m2/pkg/a.txt"), site, vfs=site / "m2")
+    assert (served.returncode, served.stdout) == (0, b"11 644\nalpha\nmore\n")
+
+
+def test_the_store_itself_is_read_only_through_the_shim(site: Path):
+    before = blob_state(site / "store")
+    blob = next(iter(blobs(site / "store").values()))
+    r = run(py(f"os.open({str(blob)!r}, os.O_WRONLY | os.O_APPEND)"), site, vfs=site / "m1")
+    assert r.returncode == 1 and b"Read-only file system" in r.stderr
+    assert blob_state(site / "store") == before

@@ -70,20 +70,18 @@ static int copy_line(char *dst, size_t *len, const char *src, int absolute)
     return 1;
 }
 
-/* One projection descriptor: root, manifest, dirty table, store root
- * (lines after the fourth are for the CLI). */
-static int attach_projection(const char *desc, struct vr_proj *p)
+/* Read a descriptor's first four lines (root, manifest, dirty table,
+ * store root) into `text`, pointed to by lines[]. */
+static int read_descriptor(const char *desc, char *text, size_t cap, char *lines[4])
 {
-    char text[5 * PATH_MAX];
     long fd = syscall(SYS_openat, AT_FDCWD, desc, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
         return 0;
-    long n = syscall(SYS_read, (int)fd, text, sizeof text - 1);
+    long n = syscall(SYS_read, (int)fd, text, cap - 1);
     syscall(SYS_close, (int)fd);
     if (n <= 0)
         return 0;
     text[n] = '\0';
-    char *lines[4];
     char *s = text;
     for (int i = 0; i < 4; i++) {
         char *nl = strchr(s, '\n');
@@ -93,21 +91,44 @@ static int attach_projection(const char *desc, struct vr_proj *p)
         lines[i] = s;
         s = nl + 1;
     }
+    return 1;
+}
+
+/* Map a dirty table into p's dirty fields; its size in *size. */
+static int map_dirty(const char *path, struct vr_proj *p, size_t *size)
+{
+    uint64_t *dirty = map_file(path, 1, size);
+    if (!dirty)
+        return 0;
+    if (*size < DIRTY_HEADER || dirty[0] != DIRTY_MAGIC || dirty[1] == 0 || (dirty[1] & (dirty[1] - 1)) ||
+        DIRTY_HEADER + dirty[1] * 8 > *size) {
+        syscall(SYS_munmap, dirty, *size);
+        return 0;
+    }
+    p->dirty_slots = dirty[1];
+    p->all_dirty = &dirty[2];
+    p->gone_marks = &dirty[3];
+    p->dirty = (uint64_t *)((char *)dirty + DIRTY_HEADER);
+    return 1;
+}
+
+/* The registry directory (where the descriptors live), for projections
+ * this process does not serve but may still write into. */
+static char registry[PATH_MAX];
+
+static int attach_projection(const char *desc, struct vr_proj *p)
+{
+    char text[5 * PATH_MAX];
+    char *lines[4];
+    if (!read_descriptor(desc, text, sizeof text, lines))
+        return 0;
     if (!copy_line(p->root, &p->root_len, lines[0], 1) || !copy_line(p->store, &p->store_len, lines[3], 1))
         return 0;
     size_t msize = 0, dsize = 0;
     const struct vrift_manifest_header *m = map_file(lines[1], 0, &msize);
     if (!m)
         return 0;
-    if (!manifest_ok(m, msize)) {
-        syscall(SYS_munmap, (void *)m, msize);
-        return 0;
-    }
-    uint64_t *dirty = map_file(lines[2], 1, &dsize);
-    if (!dirty || dsize < DIRTY_HEADER || dirty[0] != DIRTY_MAGIC ||
-        DIRTY_HEADER + dirty[1] * 8 > dsize || dirty[1] == 0 || (dirty[1] & (dirty[1] - 1))) {
-        if (dirty)
-            syscall(SYS_munmap, dirty, dsize);
+    if (!manifest_ok(m, msize) || !map_dirty(lines[2], p, &dsize)) {
         syscall(SYS_munmap, (void *)m, msize);
         return 0;
     }
@@ -117,12 +138,61 @@ static int attach_projection(const char *desc, struct vr_proj *p)
     p->index = (const uint32_t *)(base + m->index_offset);
     p->bloom = (const uint64_t *)(base + m->bloom_offset);
     p->strings = base + m->strings_offset;
-    p->dirty_slots = dirty[1];
-    p->all_dirty = &dirty[2];
-    p->gone_marks = &dirty[3];
-    p->dirty = (uint64_t *)((char *)dirty + DIRTY_HEADER);
     p->id = vr_hash_bytes(VR_PATH_SEED, p->root, p->root_len);
+    const char *slash = strrchr(desc, '/');
+    if (slash && !registry[0] && (size_t)(slash - desc) < sizeof registry)
+        memcpy(registry, desc, (size_t)(slash - desc));
     return 1;
+}
+
+/* A copy-on-write at `where`, in a projection this process does not serve
+ * (a write from `run --vfs A` into projection B of the same store):
+ * attach B for the moment, so the copy gets B's ingested metadata and B's
+ * dirty table marks it (B never serves it stale). Rare (only on such a
+ * copy), so it may scan the registry. */
+int vr_attach_other(const char *where, size_t wl, struct vr_proj *out)
+{
+    if (!registry[0])
+        return 0;
+    long dfd = syscall(SYS_openat, AT_FDCWD, registry, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (dfd < 0)
+        return 0;
+    char buf[4096], desc[PATH_MAX], text[5 * PATH_MAX];
+    size_t rl = strlen(registry);
+    long n;
+    int found = 0;
+    while (!found && (n = syscall(SYS_getdents64, (int)dfd, buf, sizeof buf)) > 0) {
+        for (long off = 0; off < n && !found;) {
+            struct vr_dirent64 {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (struct vr_dirent64 *)(buf + off);
+            off += d->reclen;
+            size_t nl = strlen(d->name);
+            char *lines[4];
+            if (nl < 6 || strcmp(d->name + nl - 5, ".proj") != 0 || rl + 1 + nl >= sizeof desc)
+                continue;
+            memcpy(desc, registry, rl);
+            desc[rl] = '/';
+            memcpy(desc + rl + 1, d->name, nl + 1);
+            if (!read_descriptor(desc, text, sizeof text, lines))
+                continue;
+            size_t root_len = strlen(lines[0]);
+            if (wl > root_len && memcmp(where, lines[0], root_len) == 0 && where[root_len] == '/')
+                found = attach_projection(desc, out);
+        }
+    }
+    syscall(SYS_close, (int)dfd);
+    return found;
+}
+
+void vr_detach(struct vr_proj *p)
+{
+    syscall(SYS_munmap, (char *)p->dirty - DIRTY_HEADER, DIRTY_HEADER + p->dirty_slots * 8);
+    syscall(SYS_munmap, (void *)p->m, p->m->file_size);
 }
 
 /* Record the projection in the session once (disk figures are per

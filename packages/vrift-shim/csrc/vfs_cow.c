@@ -133,6 +133,9 @@ static int copy_data(int in, int out, uint64_t *copied)
     }
 }
 
+static int copy_out(const char *where, size_t wl, struct vr_proj *p, const struct stat *blob, int keep_data,
+                    uint64_t ctl);
+
 /* Replace the blob hard link at `where` by a private copy (of its data
  * unless the call truncates it anyway). 0 or -1/errno. */
 static int break_link(const char *where, const struct stat *blob, int keep_data, uint64_t ctl)
@@ -142,10 +145,25 @@ static int break_link(const char *where, const struct stat *blob, int keep_data,
         errno = EROFS; /* the store itself: never written through the shim */
         return -1;
     }
+    int pi = vr_projection_of(where, wl);
+    if (pi >= 0)
+        return copy_out(where, wl, &vr_projs[pi], blob, keep_data, ctl);
+    struct vr_proj other; /* another projection of the store, or none */
+    if (!vr_attach_other(where, wl, &other))
+        return copy_out(where, wl, NULL, blob, keep_data, ctl);
+    int r = copy_out(where, wl, &other, blob, keep_data, ctl);
+    int e = errno;
+    vr_detach(&other);
+    errno = e;
+    return r;
+}
+
+/* The copy itself; p: the projection `where` lies in, if any. */
+static int copy_out(const char *where, size_t wl, struct vr_proj *p, const struct stat *blob, int keep_data,
+                    uint64_t ctl)
+{
     /* A projected path: its ingested metadata goes on the copy, and the
      * dirty table serialises copies of it across processes. */
-    int pi = vr_projection_of(where, wl);
-    struct vr_proj *p = pi >= 0 ? &vr_projs[pi] : NULL;
     const struct vrift_manifest_entry *e = NULL;
     uint64_t *slot = NULL, h = 0;
     const char *rel = "";

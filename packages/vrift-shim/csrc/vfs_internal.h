@@ -69,6 +69,10 @@ VR_HIDDEN uint64_t vr_dirty_flags(struct vr_proj *p, uint64_t h);
 VR_HIDDEN uint64_t *vr_dirty_claim(struct vr_proj *p, uint64_t h, uint64_t flags);
 VR_HIDDEN void vr_mark_parent_dirty(struct vr_proj *p, const char *rel, size_t rel_len);
 
+/* ---- projections this process does not serve (vfs_attach.c) ---- */
+VR_HIDDEN int vr_attach_other(const char *where, size_t wl, struct vr_proj *out);
+VR_HIDDEN void vr_detach(struct vr_proj *p);
+
 /* ---- lookup (vfs_lookup.c) ---- */
 
 #define VR_FOLLOW 1  /* follow a symlink in the last component */
