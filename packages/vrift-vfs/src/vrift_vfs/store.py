@@ -185,21 +185,32 @@ class Store:
 
     # ---- other files ----
 
-    def write_atomic(self, final: Path, data: bytes, mode: int = 0o644) -> None:
-        """Write `final` via a temp file in its own directory, fsync, rename."""
-        try:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.")
-        except OSError as e:
-            raise VfsError(f"cannot write {final}: {why(e)}") from None
+    def write_temp(self, directory: Path, prefix: str, data: bytes, mode: int) -> str:
+        """`data` in a new temporary file of `directory`, with `mode`, fsynced:
+        the first half of every atomic write (the caller renames or links it
+        into place, and unlinks it if that fails). OSError as it comes."""
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=prefix)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fchmod(f.fileno(), mode)
                 os.fsync(f.fileno())
-            os.replace(tmp, final)
-        except OSError as e:
+        except OSError:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            raise
+        return tmp
+
+    def write_atomic(self, final: Path, data: bytes, mode: int = 0o644) -> None:
+        """Write `final` via a temp file in its own directory, fsync, rename."""
+        tmp = ""
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.write_temp(final.parent, f".{final.name}.", data, mode)
+            os.replace(tmp, final)
+        except OSError as e:
+            if tmp:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
             raise VfsError(f"cannot write {final}: {why(e)}") from None

@@ -19,7 +19,6 @@ import contextlib
 import errno
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,15 +122,10 @@ def write(store: Store, name: str, data: bytes) -> Version:
     d = store.manifests / name
     try:
         d.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=store.tmp, prefix="manifest.")
+        tmp = store.write_temp(store.tmp, "manifest.", data, 0o444)
     except OSError as e:
         raise VfsError(f"store {store.root} is not writable: {why(e)}") from None
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fchmod(f.fileno(), 0o444)
-            os.fsync(f.fileno())
         number = max((v.number for v in versions(store, name)), default=0) + 1
         while True:
             final = d / f"{number}{SUFFIX}"
