@@ -40,9 +40,10 @@ def test_start_run_show_stop_reset(cbin: Path, rundir: Path, tmp_path):
     for ln in show.splitlines():
         cells = ln.split()
         if len(cells) > 3 and cells[1] in ("├─", "└─"):
-            rows.setdefault(cells[2], cells[3:-1])
+            rows.setdefault(cells[2].rstrip("*"), cells[3:-1])  # "*": timed on a sample
     assert rows["stat"][0] == "1,234" and len(rows["stat"]) == 5  # calls time p50 p99 max, no errors
     assert rows["lstat"][0] == "56" and rows["lstat"][-1] == "56"  # ... and 56 errors
+    assert "stat*" in show and "timed on a random 1-in-16 sample" in show
     assert "ENOENT:         56" in show
 
     # stop: processes started now count nothing; start resumes the same session

@@ -6,11 +6,11 @@ import subprocess
 from pathlib import Path
 
 from helpers import profiled_env
-from vrift_profile import read_profile
+from vrift_profile import create_session, read_profile
 
 
 def test_stat_10000_and_lstat_500_enoent_exact(cbin: Path, shim_lib: Path, tmp_path: Path, rundir):
-    session = tmp_path / "p.vrift"
+    session = create_session(tmp_path / "p.vrift", exact_timing=True)
     out = subprocess.run(
         [cbin / "stat_loop", "/etc/hostname", "10000", str(tmp_path / "missing"), "500"],
         env=profiled_env(shim_lib, session),
@@ -28,9 +28,31 @@ def test_stat_10000_and_lstat_500_enoent_exact(cbin: Path, shim_lib: Path, tmp_p
     assert cmd.ops["lstat"].errors == 500
     assert cmd.ops["lstat"].enoent == 500
     assert cmd.ops["lstat"].eacces == 0
-    # every call timed: the histogram holds exactly the calls
+    # --exact-timing: every call timed, the histogram holds exactly the calls
     assert cmd.ops["stat"].timed_calls == 10_000
     assert cmd.ops["stat"].latency_ns > 0
+    assert snap.session.sample_period == 1 and snap.session.sampled_ops == ()
+
+
+def test_default_session_counts_every_call_and_times_a_uniform_sample(
+    cbin: Path, shim_lib: Path, tmp_path: Path, rundir
+):
+    session = tmp_path / "p.vrift"  # created by the shim: the default layout
+    subprocess.run(
+        [cbin / "stat_loop", "/etc/hostname", "40000", str(tmp_path / "missing"), "0"],
+        env=profiled_env(shim_lib, session),
+        check=True,
+        capture_output=True,
+    )
+    snap = read_profile(session)
+    stat = snap.command("stat_loop").ops["stat"]
+    assert stat.calls == 40_000  # counts stay exact
+    assert snap.session.sample_period == 16 and "stat" in snap.session.sampled_ops
+    # each call timed with probability 1/16: 2,500 expected, sd 48; 6 sd either side
+    assert 2_210 <= stat.timed_calls <= 2_790, stat.timed_calls
+    assert stat.est_total_ns == stat.latency_ns * 40_000 / stat.timed_calls
+    # opens are not sampled: every one is timed
+    assert "open" not in snap.session.sampled_ops
 
 
 def test_fork_threads_exec_totals_exact(cbin: Path, shim_lib: Path, tmp_path: Path, rundir):

@@ -84,7 +84,7 @@ def test_counters_only_mode_records_no_paths(cbin, shim_lib, tmp_path, rundir):
 
 
 def test_hot_paths_are_off_by_default(cbin, shim_lib, tmp_path, rundir):
-    session = create_session(tmp_path / "p.vrift")
+    session = create_session(tmp_path / "p.vrift", exact_timing=True)
     subprocess.run(
         [cbin / "stat_loop", "/etc/hostname", "5", "/x", "0"],
         env=profiled_env(shim_lib, session),

@@ -99,7 +99,7 @@ def test_long_and_non_utf8_paths(cbin, shim_lib, tmp_path, rundir):
 
 
 def test_sigkill_mid_run_leaves_a_readable_consistent_profile(cbin, shim_lib, tmp_path, rundir):
-    s = create_session(tmp_path / "p.vrift")
+    s = create_session(tmp_path / "p.vrift", exact_timing=True)  # timed == calls, but for the kill
     procs = [subprocess.Popen([cbin / "stat_forever", HOST], env=profiled_env(shim_lib, s)) for _ in range(3)]
     time.sleep(0.5)
     for p in procs:

@@ -67,10 +67,10 @@ int eaccess(const char *, int);
         uint64_t ctl_ = vr_control();                                          \
         if (VR_LIKELY(!VR_MODE(ctl_)))                                         \
             return call;                                                       \
-        uint64_t t0_ = vr_start(ctl_);                                         \
+        uint64_t t0_ = vr_start_op(ctl_, op);                                  \
         type r = call;                                                         \
-        int e_ = errno;                                                        \
-        vr_record(op, ctl_, t0_, (failed), e_);                                \
+        int f_ = (failed);                                                     \
+        vr_record(op, ctl_, t0_, f_, f_ ? errno : 0);                          \
         return r;                                                              \
     } while (0)
 
@@ -81,7 +81,7 @@ int eaccess(const char *, int);
         uint64_t ctl_ = vr_control();                                          \
         if (VR_LIKELY(!VR_MODE(ctl_)))                                         \
             return call;                                                       \
-        uint64_t t0_ = vr_start(ctl_);                                         \
+        uint64_t t0_ = vr_start_op(ctl_, op);                                  \
         type r = call;                                                         \
         int e_ = errno;                                                        \
         vr_record_path(op, ctl_, t0_, (failed), e_, dirfd, path);              \
@@ -95,10 +95,9 @@ int eaccess(const char *, int);
         uint64_t ctl_ = vr_control();                                          \
         if (VR_LIKELY(!VR_MODE(ctl_)))                                         \
             return call;                                                       \
-        uint64_t t0_ = vr_start(ctl_);                                         \
+        uint64_t t0_ = vr_start_op(ctl_, op);                                  \
         ssize_t r = call;                                                      \
-        int e_ = errno;                                                        \
-        vr_record(op, ctl_, t0_, r < 0, e_);                                   \
+        vr_record(op, ctl_, t0_, r < 0, r < 0 ? errno : 0);                    \
         if (r > 0)                                                             \
             vr_add_misc(ctl_, misc, (uint64_t)r);                              \
         return r;                                                              \
@@ -410,7 +409,7 @@ VR_EXPORT DIR *opendir(const char *p)
     if (VR_UNLIKELY(!real))
         MISSING(NULL);
     uint64_t ctl = vr_control();
-    uint64_t t0 = vr_start(ctl);
+    uint64_t t0 = vr_start_op(ctl, VRIFT_OP_OPENDIR);
     DIR *r = real(p);
     int e = errno;
     if (VR_UNLIKELY(vr_vfs_count) && r)
@@ -427,7 +426,7 @@ VR_EXPORT DIR *fdopendir(int fd)
     if (VR_UNLIKELY(!real))
         MISSING(NULL);
     uint64_t ctl = vr_control();
-    uint64_t t0 = vr_start(ctl);
+    uint64_t t0 = vr_start_op(ctl, VRIFT_OP_OPENDIR);
     DIR *r = real(fd);
     int e = errno;
     if (VR_UNLIKELY(vr_vfs_count) && r)
@@ -451,12 +450,9 @@ VR_EXPORT int closedir(DIR *d)
 }
 
 /* readdir mostly returns the next entry of a buffer already read: a few
- * ns, less than two clock reads. Every call is counted; one call in 16
- * per thread is timed, so latency_ns and the histogram describe a
- * sample whose size is the histogram's total (docs/format.md). NULL is
- * an error only if errno changed: end of directory leaves it alone. */
-static VR_TLS uint32_t vr_readdir_tick;
-
+ * ns, less than two clock reads, so it is one of the sampled operations
+ * (timing.c). NULL is an error only if errno changed: end of directory
+ * leaves it alone. */
 #define WRAP_READDIR(name, dtype)                                              \
     VR_EXPORT dtype *name(DIR *d)                                              \
     {                                                                          \
@@ -472,15 +468,10 @@ static VR_TLS uint32_t vr_readdir_tick;
         }                                                                      \
         int e0 = errno;                                                        \
         errno = 0;                                                             \
-        int timed = (VR_MODE(ctl) & VRIFT_MODE_TIME) && (vr_readdir_tick++ & 15u) == 0; \
-        uint64_t t0 = timed ? vr_clock() : 0;                                  \
+        uint64_t t0 = vr_start_op(ctl, VRIFT_OP_READDIR);                      \
         dtype *r = real(d);                                                    \
         int e = errno;                                                         \
-        int failed = r == NULL && e != 0;                                      \
-        if (timed)                                                             \
-            vr_record(VRIFT_OP_READDIR, ctl, t0, failed, e);                   \
-        else                                                                   \
-            vr_record_untimed(VRIFT_OP_READDIR, ctl, failed, e);               \
+        vr_record(VRIFT_OP_READDIR, ctl, t0, r == NULL && e != 0, e);          \
         if (VR_UNLIKELY(vr_vfs_count) && r)                                    \
             vr_vfs_fix_dirent(d, r->d_name, (ino_t *)&r->d_ino);               \
         if (e == 0)                                                            \

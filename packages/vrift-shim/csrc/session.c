@@ -367,6 +367,7 @@ __attribute__((constructor, cold, noinline)) static void vr_init(void)
     vr_tsc_mult = h->clock_mult;
     vr_tsc_shift = h->clock_shift;
     vr_hdr = h;
+    vr_timing_init(h);
     vr_overflow_counters = &slot_at(0)->counters;
     pthread_atfork(NULL, NULL, forget_slot_in_child);
     __atomic_store_n(&vr_control_word, (const uint64_t *)(void *)&h->enabled, __ATOMIC_RELEASE);

@@ -99,10 +99,54 @@ static inline uint64_t vr_clock(void)
     return vr_monotonic_ns();
 }
 
-/* Start time of a call: read the clock only in full mode. */
+/* Start time of a call the VFS served (always timed in timing mode: the
+ * time-saved estimate needs every served call's cost); 0 = untimed. */
 static inline uint64_t vr_start(uint64_t ctl)
 {
     return (VR_MODE(ctl) & VRIFT_MODE_TIME) ? vr_clock() : 0;
+}
+
+/* ---- sampled timing (timing.c; format 1.3) ----
+ * Operations in vr_sampled_ops are timed each with probability
+ * 1/(vr_sample_mask + 1): an independent coin per call (xorshift64 per
+ * thread), so no periodic workload can fall into step with it and every
+ * call has the same chance — the timed calls are a uniform sample, and
+ * calls / timed scales them without bias. */
+VR_HIDDEN extern uint64_t vr_sampled_ops;
+VR_HIDDEN extern uint64_t vr_sample_mask;
+VR_HIDDEN void vr_timing_init(const struct vrift_header *h);
+VR_HIDDEN uint64_t vr_coin_seed(void);
+
+VR_HIDDEN extern VR_TLS uint64_t vr_coin_state;
+
+static inline int vr_coin(void)
+{
+    uint64_t x = vr_coin_state;
+    if (VR_UNLIKELY(x == 0))
+        x = vr_coin_seed();
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    vr_coin_state = x;
+    return ((x >> 40) & vr_sample_mask) == 0;
+}
+
+/* Start time of a call of `op` (a constant in every wrapper), 0 when this
+ * call is not timed. */
+static inline uint64_t vr_start_op(uint64_t ctl, enum vrift_op op)
+{
+    if (!(VR_MODE(ctl) & VRIFT_MODE_TIME))
+        return 0;
+    if (((vr_sampled_ops >> op) & 1) && !vr_coin())
+        return 0;
+    return vr_clock();
+}
+
+/* A timed call's weight in estimates kept per call (the hot-path table):
+ * 1, or the period for a sampled operation (Horvitz-Thompson). */
+static inline uint64_t vr_sample_weight(enum vrift_op op)
+{
+    return ((vr_sampled_ops >> op) & 1) ? vr_sample_mask + 1 : 1;
 }
 
 static inline uint64_t vr_elapsed_ns(uint64_t t0, uint64_t t1)
@@ -162,9 +206,9 @@ static inline void vr_count_errors(struct vrift_op_stats *s, int err, int shared
         vr_inc(&s->eacces, 1, shared);
 }
 
-/* Count one finished call started at t0 (vr_start). `err` is the errno
- * the call left, read only when `failed`. Never touches errno. Returns
- * the call's latency (0 when not timed). */
+/* Count one finished call started at t0 (vr_start_op; 0: not timed).
+ * `err` is the errno the call left, read only when `failed`. Never
+ * touches errno. Returns the call's latency (0 when not timed). */
 VR_HIDDEN extern int vr_vfs_count;
 VR_HIDDEN void vr_hot_record(uint64_t ctl, enum vrift_op op, int dirfd, const char *path, uint64_t ns,
                              int failed);
@@ -182,7 +226,7 @@ static inline uint64_t vr_record(enum vrift_op op, uint64_t ctl, uint64_t t0, in
 static inline uint64_t vr_record_as(enum vrift_op op, uint64_t ctl, uint64_t t0, int failed, int err,
                                     int served)
 {
-    uint64_t t1 = (VR_MODE(ctl) & VRIFT_MODE_TIME) ? vr_clock() : 0;
+    uint64_t t1 = t0 ? vr_clock() : 0;
     struct vrift_counters *c = vr_slot(VR_GEN(ctl));
     if (VR_UNLIKELY(c == NULL))
         return 0;
@@ -190,7 +234,7 @@ static inline uint64_t vr_record_as(enum vrift_op op, uint64_t ctl, uint64_t t0,
     struct vrift_op_stats *s = &c->op[op];
     uint64_t ns = 0;
     vr_inc(&s->calls, 1, shared);
-    if (VR_MODE(ctl) & VRIFT_MODE_TIME) {
+    if (t0) {
         ns = vr_elapsed_ns(t0, t1);
         vr_inc(&s->latency_ns, ns, shared);
         vr_inc(&s->hist[vr_bucket(ns)], 1, shared);
@@ -248,10 +292,10 @@ static inline void vr_record_path(enum vrift_op op, uint64_t ctl, uint64_t t0, i
 {
     uint64_t ns = vr_record(op, ctl, t0, failed, err);
     if (VR_MODE(ctl) & VRIFT_MODE_HOT)
-        vr_hot_record(ctl, op, dirfd, path, ns, failed);
+        vr_hot_record(ctl, op, dirfd, path, ns * vr_sample_weight(op), failed);
 }
 
-/* Count a call without timing it (sampled readdir, tail-called dlopen). */
+/* Count a call without timing it (tail-called dlopen). */
 static inline void vr_record_untimed(enum vrift_op op, uint64_t ctl, int failed, int err)
 {
     struct vrift_counters *c = vr_slot(VR_GEN(ctl));

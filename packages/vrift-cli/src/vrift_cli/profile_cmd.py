@@ -54,6 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument(
         "--hot-paths", action="store_true", help="also record every path (show --hot, report, flamegraph)"
     )
+    _exact_timing_flag(v)
     verb("stop", stop, "stop counting (running processes obey at their next call)")
     verb("reset", reset_cmd, "zero all counters of the session")
     v = verb("show", show, "print the session's statistics")
@@ -92,7 +93,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--slots", type=_slots, default=None, help="process-image slots to reserve")
     v.add_argument("--counters-only", action="store_true", help="count calls but read no clock")
     v.add_argument("--hot-paths", action="store_true", help="also record every path")
+    _exact_timing_flag(v)
     v.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
+
+
+def _exact_timing_flag(v: argparse.ArgumentParser) -> None:
+    v.add_argument(
+        "--exact-timing",
+        action="store_true",
+        help="time every call (default: stat, fstat, read... are timed on a random 1-in-16 sample)",
+    )
+
+
+def _new_session(path: Path, args: argparse.Namespace) -> Path:
+    return create_session(
+        path,
+        args.slots,
+        counters_only=args.counters_only,
+        hot_paths=args.hot_paths,
+        exact_timing=args.exact_timing,
+    )
 
 
 def _explicit(args: argparse.Namespace) -> Path | None:
@@ -108,7 +128,7 @@ def start(args: argparse.Namespace) -> int:
             print(f"vrift: session {'already running' if was else 'resumed'}: {explicit}")
         else:
             check_parent_dir(explicit)
-            create_session(explicit, args.slots, counters_only=args.counters_only, hot_paths=args.hot_paths)
+            _new_session(explicit, args)
             print(f"vrift: session started: {explicit}")
         return 0
     cur = current_session()
@@ -120,9 +140,7 @@ def start(args: argparse.Namespace) -> int:
         if was is not None:
             print(f"vrift: session {'already running' if was else 'resumed'}: {cur}")
             return 0
-    path = create_session(
-        new_session_path(), args.slots, counters_only=args.counters_only, hot_paths=args.hot_paths
-    )
+    path = _new_session(new_session_path(), args)
     set_current(path)
     print(f"vrift: session started: {path}")
     print("vrift: run commands with `vrift run -- CMD`; see them with `vrift profile show`")
@@ -277,13 +295,9 @@ def profile_run(args: argparse.Namespace) -> int:
         if explicit.exists():
             raise SessionError(f"{explicit}: already exists (profile run starts a fresh session)")
         check_parent_dir(explicit)
-        path = create_session(
-            explicit, args.slots, counters_only=args.counters_only, hot_paths=args.hot_paths
-        )
+        path = _new_session(explicit, args)
     else:
-        path = create_session(
-            new_session_path(), args.slots, counters_only=args.counters_only, hot_paths=args.hot_paths
-        )
+        path = _new_session(new_session_path(), args)
     env = shim_environment(path)
     # The child gets Ctrl-C from the terminal itself; vrift waits to report.
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)

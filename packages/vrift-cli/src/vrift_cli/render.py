@@ -50,7 +50,9 @@ def syscall_lines(snap: Snapshot) -> list[str]:
     if any(s.timed_calls for _, s in ops):
         lines.append("   p50/p99/max: upper bounds of log2 buckets (the value is within 2x below)")
     if sampled:
-        lines.append("   * timed on a 1-in-16 sample; time = sampled mean x calls")
+        period = snap.session.sample_period
+        rate = f"a random 1-in-{period} sample" if period > 1 else "a sample"
+        lines.append(f"   * timed on {rate}: time = sampled mean x calls (an estimate; --exact-timing)")
     return lines
 
 

@@ -135,7 +135,9 @@ def _ops_table(snap: Snapshot) -> str:
         "<th>p50</th><th>p99</th><th>max</th><th>errors</th><th>ENOENT</th></tr>"
         + "".join(rows)
         + "</table><p class='note'>Percentiles are upper bounds of log2 latency buckets (the value lies "
-        "within a factor of 2 below). * readdir is timed on a 1-in-16 sample.</p>"
+        "within a factor of 2 below)."
+        + (f" * {escape(note)}." if (note := snap.session.timing_note) else "")
+        + "</p>"
     )
 
 

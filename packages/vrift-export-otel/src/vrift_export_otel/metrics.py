@@ -100,7 +100,7 @@ def metrics_data(snapshot: Snapshot, service_name: str = "vrift") -> MetricsData
         total("vrift.syscall.errors", "{error}", "Calls that failed, by error.type", errors),
         Metric(
             "vrift.syscall.duration",
-            "Latency of timed calls (readdir is timed on a 1-in-16 sample)",
+            "Latency of timed calls" + (f" ({note})" if (note := snapshot.session.timing_note) else ""),
             "s",
             Histogram(hists, CUMULATIVE),
         ),

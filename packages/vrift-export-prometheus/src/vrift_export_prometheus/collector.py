@@ -36,7 +36,7 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
     )
     duration = HistogramMetricFamily(
         "vrift_syscall_duration_seconds",
-        "Latency of timed calls (readdir timed on a 1-in-16 sample)",
+        "Latency of timed calls" + (f" ({note})" if (note := snapshot.session.timing_note) else ""),
         labels=["command", "syscall"],
     )
     io = CounterMetricFamily(

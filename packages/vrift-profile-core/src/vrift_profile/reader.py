@@ -73,6 +73,9 @@ class Header:
     hot_unresolved: int = 0
     # VFS projections the session used: (original bytes, unique bytes) each
     projections: tuple[tuple[int, int], ...] = ()
+    # sampled timing (1.3): 1 = every call timed; bit i of sampled_ops: op i sampled
+    sample_period: int = 1
+    sampled_ops: int = 0
 
     @property
     def slots_used(self) -> int:
@@ -178,8 +181,20 @@ def parse_header(path: Path, head: bytes, actual_size: int) -> Header:
         creator=creator,
         fields=tuple(fields),
         projections=_projections(h, pre.minor),
+        **_timing(h, pre.minor),
         **hot,
     )
+
+
+def _timing(h, minor: int) -> dict[str, int]:
+    """How calls were timed: from the header (1.3), else the 1.0-1.2 rule
+    (readdir alone, one call in 16)."""
+    if minor < 3:
+        return {"sample_period": 16, "sampled_ops": 1 << c("VRIFT_OP_READDIR")}
+    period, ops = int(h.timing_sample_period), int(h.timing_sampled_ops)
+    if period < 2 or period & (period - 1):
+        return {"sample_period": 1, "sampled_ops": 0}  # the shim treats these as exact too
+    return {"sample_period": period, "sampled_ops": ops}
 
 
 def _projections(h, minor: int) -> tuple[tuple[int, int], ...]:
@@ -427,6 +442,10 @@ def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapsh
         slots_used=header.slots_used - 1,
         slots_overflowed=header.slots_overflowed,
         creator=header.creator,
+        sample_period=header.sample_period,
+        sampled_ops=tuple(
+            name for i, name in enumerate(decoder.op_names) if header.sampled_ops >> i & 1
+        ),
     )
     return Snapshot(
         info, commands, decoder.op_names, _hot_paths(header, hot, decoder.op_names), header.projections

@@ -175,6 +175,21 @@ class SessionInfo:
     slots_used: int  # process images that claimed a slot
     slots_overflowed: int  # process images counted in the shared overflow slot
     creator: str
+    # Timing: the operations in sampled_ops time each call with probability
+    # 1/sample_period (their latency figures are estimates scaled by
+    # calls/timed); every other call is timed. Period 1: all exact.
+    sample_period: int = 1
+    sampled_ops: tuple[str, ...] = ()
+
+    @property
+    def timing_note(self) -> str | None:
+        """One line for people: which figures are sampled, or None when exact."""
+        if self.sample_period <= 1 or not self.sampled_ops:
+            return None
+        return (
+            f"{', '.join(self.sampled_ops)} timed on a random 1-in-{self.sample_period} sample: "
+            "their times are estimates (sampled mean x calls)"
+        )
 
     @property
     def state(self) -> str:
@@ -202,6 +217,7 @@ class SessionInfo:
                 "overflowed": self.slots_overflowed,
             },
             "creator": self.creator,
+            "timing": {"sample_period": self.sample_period, "sampled_ops": list(self.sampled_ops)},
         }
 
     @classmethod
@@ -219,6 +235,8 @@ class SessionInfo:
             slots_used=int(d["slots"]["used"]),
             slots_overflowed=int(d["slots"]["overflowed"]),
             creator=d.get("creator", ""),
+            sample_period=int(d.get("timing", {}).get("sample_period", 1)),
+            sampled_ops=tuple(d.get("timing", {}).get("sampled_ops", ())),
         )
 
 

@@ -48,6 +48,8 @@ def write_layout(
     h.pre.file_size = lay.file_size
     h.mode = c("VRIFT_MODE_DEFAULT")
     h.enabled = c("VRIFT_MODE_DEFAULT")
+    h.timing_sample_period = c("VRIFT_DEFAULT_SAMPLE_PERIOD")
+    h.timing_sampled_ops = c("VRIFT_DEFAULT_SAMPLED_OPS")
     h.field_count = lay.field_count
     h.field_size = ffi.sizeof("struct vrift_field")
     h.field_table_offset = lay.field_table_offset
@@ -86,12 +88,14 @@ def create_session(
     counters_only: bool = False,
     hot_entries: int | None = None,
     hot_paths: bool = False,
+    exact_timing: bool = False,
 ) -> Path:
     """Create a new session file at `path` (which must not exist).
     Counting and timing are on; `hot_paths` also records every path in the
     shared hot-path table (costlier per call); `counters_only` counts calls,
-    errors and bytes but reads no clock. `hot_entries`: the table's size
-    (a power of two; 0 for none)."""
+    errors and bytes but reads no clock. Cheap operations are timed on a
+    1-in-VRIFT_DEFAULT_SAMPLE_PERIOD random sample; `exact_timing` times
+    every call. `hot_entries`: the table's size (a power of two; 0 for none)."""
     p = Path(path)
     if slot_count is None:
         slot_count = c("VRIFT_DEFAULT_SLOT_COUNT")
@@ -125,6 +129,9 @@ def create_session(
             else:
                 h.mode = c("VRIFT_MODE_FULL") if hot_paths else c("VRIFT_MODE_DEFAULT")
             h.enabled = h.mode if enabled else 0
+            if exact_timing:
+                h.timing_sample_period = 1
+                h.timing_sampled_ops = 0
             if not enabled:
                 h.stop_realtime_ns = h.start_realtime_ns
             h.pre.ready = 1  # published last; x86-64 keeps store order

@@ -30,7 +30,7 @@
 #define VRIFT_MAGIC 0x56524654
 #define VRIFT_BYTE_ORDER_MARK 0x01020304
 #define VRIFT_VERSION_MAJOR 1
-#define VRIFT_VERSION_MINOR 2
+#define VRIFT_VERSION_MINOR 3
 
 /* log2 latency histogram: bucket i holds integer ns in [2^i, 2^(i+1)),
  * bucket 0 also holds 0 ns, the last bucket holds everything >= 2^31 ns. */
@@ -47,6 +47,18 @@
 #define VRIFT_HOT_DEFAULT_ENTRIES 16384
 #define VRIFT_HOT_DEFAULT_ARENA 1048576
 #define VRIFT_HOT_MAX_PROBE 32
+
+/* Sampled timing (format 1.3). Every call is counted; the calls of the
+ * cheap, frequent operations in the sampled set are timed each with
+ * probability 1/period (an independent coin per call and thread, so no
+ * workload can fall into step with it), every other call is timed. A
+ * sampled operation's latency_ns and histogram describe its timed calls
+ * (their number is the histogram's total): readers scale by
+ * calls / timed (docs/format.md). Period 1 (--exact-timing) times every
+ * call. The default set: stat, fstat, lstat, statx, access, close, read,
+ * write, readdir (bits by enum vrift_op). */
+#define VRIFT_DEFAULT_SAMPLE_PERIOD 16
+#define VRIFT_DEFAULT_SAMPLED_OPS 4575
 
 /* VFS projections recorded per session (format 1.2). */
 #define VRIFT_MAX_PROJECTIONS 8
@@ -248,7 +260,8 @@ struct vrift_header {
     uint32_t header_reserved0;
     char creator[VRIFT_CREATOR_LEN];
     uint32_t mode;              /* enum vrift_mode: what `enabled` becomes on start */
-    uint32_t header_reserved1;
+    uint32_t timing_sample_period; /* 1.3: 1 = every call timed; else a power of two
+                                      (1.0-1.2 files: 0, readdir alone timed 1 in 16) */
 
     /* hot-path table (1.1); hot_count == 0: none */
     uint64_t hot_offset;        /* struct vrift_hot_entry[hot_count] */
@@ -258,7 +271,7 @@ struct vrift_header {
     uint64_t hot_arena_used;    /* bump allocator; starts at 1 (offset 0 = no path) */
     uint64_t hot_dropped;       /* path calls not recorded: no free entry in reach */
     uint64_t hot_unresolved;    /* path calls relative to a directory fd: not recorded */
-    uint64_t reserved[1];
+    uint64_t timing_sampled_ops; /* 1.3: bit i set: operation i is timed on the sample */
 
     /* VFS projections used in the session (1.2) */
     struct vrift_session_projection vfs_projections[VRIFT_MAX_PROJECTIONS];
@@ -297,7 +310,7 @@ struct vrift_hot_entry {
     uint32_t path_len;
     uint64_t calls;
     uint64_t errors;
-    uint64_t latency_ns;        /* over timed calls */
+    uint64_t latency_ns;        /* over timed calls; a sampled call adds ns x period (1.3) */
     uint64_t ops;               /* bit i set: operation i (enum vrift_op) hit it */
     char comm[VRIFT_HOT_COMM_LEN]; /* the command, truncated like Linux's comm */
 };
@@ -307,7 +320,7 @@ struct vrift_op_stats {
     uint64_t errors;            /* calls that returned failure */
     uint64_t enoent;
     uint64_t eacces;
-    uint64_t latency_ns;        /* sum over timed calls (see docs/format.md) */
+    uint64_t latency_ns;        /* sum over timed calls (all, or a sample: see above) */
     uint64_t hist[VRIFT_HIST_BUCKETS];
 };
 
