@@ -129,12 +129,13 @@ def test_shim_with_a_damaged_manifest_stays_out_of_the_way(store: Path, tmp_path
         text=True,
     )
     assert (r.returncode, r.stdout) == (0, "hello\n")
-    assert (
-        r.stderr
-        == f"vrift: warning: {dest} is not served: {version}: truncated or not a vrift manifest (64 bytes)\n"
+    assert r.stderr == (
+        f"vrift: warning: {dest} is not served: {version}: truncated or not a vrift manifest (64 bytes);"
+        " its store stays protected\n"
     )
     data = json.loads(vrift("profile", "export", "--path", str(session)).stdout)
-    assert data["vfs"] == {}  # no projection attached: nothing served, nothing claimed
+    # attached protect-only: nothing served, nothing claimed, no projection registered
+    assert data["vfs"]["vfs_handled"] == 0 and data["vfs"]["projections"] == []
 
 
 def test_missing_blob_falls_back_to_the_projected_file(store: Path, tmp_path: Path):

@@ -23,6 +23,8 @@
 #include <spawn.h>
 #include <utime.h>
 #include <linux/close_range.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -618,20 +620,27 @@ VR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 }
 
 /* A change by path: `before` runs first and may refuse the call (its
- * copy-on-write failed: the call fails with that errno). */
-#define WRAP_CHANGE(name, params, args, before)                                \
+ * copy-on-write failed: the call fails with that errno); `after` runs
+ * only when the call succeeded (a failed rmdir or rename changes no name). */
+#define WRAP_CHANGE(name, params, args, before, after)                         \
     VR_EXPORT int name params                                                  \
     {                                                                          \
         __typeof__(&name) real = REAL(name);                                   \
         if (VR_UNLIKELY(!real))                                                \
             MISSING(-1);                                                       \
-        if (VR_UNLIKELY(vr_vfs_count)) {                                       \
-            int saved_ = errno;                                                \
-            if ((before) != 0)                                                 \
-                return -1;                                                     \
+        if (VR_UNLIKELY(!vr_vfs_count))                                        \
+            return real args;                                                  \
+        int saved_ = errno;                                                    \
+        if ((before) != 0)                                                     \
+            return -1;                                                         \
+        errno = saved_;                                                        \
+        int r_ = real args;                                                    \
+        if (r_ == 0) {                                                         \
+            saved_ = errno;                                                    \
+            after;                                                             \
             errno = saved_;                                                    \
         }                                                                      \
-        return real args;                                                      \
+        return r_;                                                             \
     }
 
 /* A change by fd: if the fd is a store blob, the same change is made by
@@ -649,109 +658,120 @@ VR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
                 return -1;                                                     \
             if (r_ > 0)                                                        \
                 return bypath;                                                 \
+            r_ = real args;                                                    \
+            if (r_ == 0)                                                       \
+                vr_vfs_fd_changed(fd);                                         \
+            return r_;                                                         \
         }                                                                      \
         return real args;                                                      \
     }
 
 #define INODE(d, p, nf) vr_vfs_before_change(d, p, nf, 1, vr_control(), NULL)
-#define NAME(d, p) (vr_vfs_before_name_change(d, p, 0), 0)
-#define GONE(d, p) (vr_vfs_before_name_change(d, p, 1), 0)
-#define RENAME(da, a, db, b) (vr_vfs_before_rename(da, a), GONE(db, b))
+#define NAME(d, p) vr_vfs_name_changed(d, p, 0)
+#define GONE(d, p) vr_vfs_name_changed(d, p, 1)
+#define CHANGED(d, p, nf) vr_vfs_inode_changed(d, p, nf)
+#define RENAMED(da, a, db, b) (GONE(da, a), GONE(db, b))
 
-WRAP_CHANGE(chmod, (const char *p, mode_t m), (p, m), INODE(AT_FDCWD, p, 0))
-WRAP_CHANGE(fchmodat, (int d, const char *p, mode_t m, int f), (d, p, m, f),
-            INODE(d, p, f & AT_SYMLINK_NOFOLLOW))
+WRAP_CHANGE(chmod, (const char *p, mode_t m), (p, m), INODE(AT_FDCWD, p, 0), CHANGED(AT_FDCWD, p, 0))
+WRAP_CHANGE(fchmodat, (int d, const char *p, mode_t m, int f), (d, p, m, f), INODE(d, p, f & AT_SYMLINK_NOFOLLOW), CHANGED(d, p, f & AT_SYMLINK_NOFOLLOW))
 WRAP_FD_CHANGE(fchmod, (int fd, mode_t m), (fd, m), fd, fchmodat(AT_FDCWD, vr_path, m, 0))
-WRAP_CHANGE(chown, (const char *p, uid_t u, gid_t g), (p, u, g), INODE(AT_FDCWD, p, 0))
-WRAP_CHANGE(lchown, (const char *p, uid_t u, gid_t g), (p, u, g), INODE(AT_FDCWD, p, 1))
-WRAP_CHANGE(fchownat, (int d, const char *p, uid_t u, gid_t g, int f), (d, p, u, g, f),
-            INODE(d, p, f & AT_SYMLINK_NOFOLLOW))
+WRAP_CHANGE(chown, (const char *p, uid_t u, gid_t g), (p, u, g), INODE(AT_FDCWD, p, 0), CHANGED(AT_FDCWD, p, 0))
+WRAP_CHANGE(lchown, (const char *p, uid_t u, gid_t g), (p, u, g), INODE(AT_FDCWD, p, 1), CHANGED(AT_FDCWD, p, 1))
+WRAP_CHANGE(fchownat, (int d, const char *p, uid_t u, gid_t g, int f), (d, p, u, g, f), INODE(d, p, f & AT_SYMLINK_NOFOLLOW), CHANGED(d, p, f & AT_SYMLINK_NOFOLLOW))
 WRAP_FD_CHANGE(fchown, (int fd, uid_t u, gid_t g), (fd, u, g), fd,
                fchownat(AT_FDCWD, vr_path, u, g, AT_SYMLINK_NOFOLLOW))
-WRAP_CHANGE(truncate, (const char *p, off_t l), (p, l), INODE(AT_FDCWD, p, 0))
-WRAP_CHANGE(truncate64, (const char *p, off64_t l), (p, l), INODE(AT_FDCWD, p, 0))
-/* utimensat(fd, NULL, ...) is futimens. */
+WRAP_CHANGE(truncate, (const char *p, off_t l), (p, l), INODE(AT_FDCWD, p, 0), CHANGED(AT_FDCWD, p, 0))
+WRAP_CHANGE(truncate64, (const char *p, off64_t l), (p, l), INODE(AT_FDCWD, p, 0), CHANGED(AT_FDCWD, p, 0))
+/* utimensat and futimesat with a NULL path act on the fd (futimens). */
+static int times_before(int d, const char *p, int nofollow, char *redirect)
+{
+    if (!p)
+        return vr_vfs_fd_change_path(d, redirect, PATH_MAX);
+    return INODE(d, p, nofollow) != 0 ? -1 : 0;
+}
+
+static void times_after(int d, const char *p, int nofollow)
+{
+    int saved = errno;
+    if (!p)
+        vr_vfs_fd_changed(d);
+    else
+        vr_vfs_inode_changed(d, p, nofollow);
+    errno = saved;
+}
+
 VR_EXPORT int utimensat(int d, const char *p, const struct timespec t[2], int f)
 {
     __typeof__(&utimensat) real = REAL(utimensat);
     if (VR_UNLIKELY(!real))
         MISSING(-1);
-    if (VR_UNLIKELY(vr_vfs_count)) {
-        int saved = errno;
-        const char *path = p;
-        __asm__("" : "+r"(path)); /* glibc declares p nonnull; the kernel (and futimens) pass NULL */
-        if (!path) {
-            char vr_path[PATH_MAX];
-            int r = vr_vfs_fd_change_path(d, vr_path, sizeof vr_path);
-            if (r < 0)
-                return -1;
-            if (r > 0)
-                return real(AT_FDCWD, vr_path, t, AT_SYMLINK_NOFOLLOW);
-        } else if (INODE(d, p, f & AT_SYMLINK_NOFOLLOW) != 0) {
-            return -1;
-        }
-        errno = saved;
-    }
-    return real(d, p, t, f);
+    if (VR_LIKELY(!vr_vfs_count))
+        return real(d, p, t, f);
+    const char *path = p;
+    __asm__("" : "+r"(path)); /* glibc declares p nonnull; the kernel (and futimens) pass NULL */
+    char redirect[PATH_MAX];
+    int saved = errno, r = times_before(d, path, f & AT_SYMLINK_NOFOLLOW, redirect);
+    if (r < 0)
+        return -1;
+    if (r > 0)
+        return real(AT_FDCWD, redirect, t, AT_SYMLINK_NOFOLLOW);
+    errno = saved;
+    r = real(d, p, t, f);
+    if (r == 0)
+        times_after(d, path, f & AT_SYMLINK_NOFOLLOW);
+    return r;
 }
 WRAP_FD_CHANGE(futimens, (int fd, const struct timespec t[2]), (fd, t), fd,
                utimensat(AT_FDCWD, vr_path, t, AT_SYMLINK_NOFOLLOW))
-WRAP_CHANGE(utimes, (const char *p, const struct timeval t[2]), (p, t), INODE(AT_FDCWD, p, 0))
+WRAP_CHANGE(utimes, (const char *p, const struct timeval t[2]), (p, t), INODE(AT_FDCWD, p, 0), CHANGED(AT_FDCWD, p, 0))
 WRAP_FD_CHANGE(futimes, (int fd, const struct timeval t[2]), (fd, t), fd, utimes(vr_path, t))
-/* futimesat(fd, NULL, ...) is futimes. */
 VR_EXPORT int futimesat(int d, const char *p, const struct timeval t[2])
 {
     __typeof__(&futimesat) real = REAL(futimesat);
     if (VR_UNLIKELY(!real))
         MISSING(-1);
-    if (VR_UNLIKELY(vr_vfs_count)) {
-        int saved = errno;
-        if (!p) {
-            char vr_path[PATH_MAX];
-            int r = vr_vfs_fd_change_path(d, vr_path, sizeof vr_path);
-            if (r < 0)
-                return -1;
-            if (r > 0)
-                return utimes(vr_path, t);
-        } else if (INODE(d, p, 0) != 0) {
-            return -1;
-        }
-        errno = saved;
-    }
-    return real(d, p, t);
+    if (VR_LIKELY(!vr_vfs_count))
+        return real(d, p, t);
+    char redirect[PATH_MAX];
+    int saved = errno, r = times_before(d, p, 0, redirect);
+    if (r < 0)
+        return -1;
+    if (r > 0)
+        return utimes(redirect, t);
+    errno = saved;
+    r = real(d, p, t);
+    if (r == 0)
+        times_after(d, p, 0);
+    return r;
 }
-WRAP_CHANGE(lchmod, (const char *p, mode_t m), (p, m), INODE(AT_FDCWD, p, 1))
-WRAP_CHANGE(lutimes, (const char *p, const struct timeval t[2]), (p, t), INODE(AT_FDCWD, p, 1))
-WRAP_CHANGE(utime, (const char *p, const struct utimbuf *t), (p, t), INODE(AT_FDCWD, p, 0))
-WRAP_CHANGE(setxattr, (const char *p, const char *n, const void *v, size_t s, int f), (p, n, v, s, f),
-            INODE(AT_FDCWD, p, 0))
-WRAP_CHANGE(lsetxattr, (const char *p, const char *n, const void *v, size_t s, int f), (p, n, v, s, f),
-            INODE(AT_FDCWD, p, 1))
+WRAP_CHANGE(lchmod, (const char *p, mode_t m), (p, m), INODE(AT_FDCWD, p, 1), CHANGED(AT_FDCWD, p, 1))
+WRAP_CHANGE(lutimes, (const char *p, const struct timeval t[2]), (p, t), INODE(AT_FDCWD, p, 1), CHANGED(AT_FDCWD, p, 1))
+WRAP_CHANGE(utime, (const char *p, const struct utimbuf *t), (p, t), INODE(AT_FDCWD, p, 0), CHANGED(AT_FDCWD, p, 0))
+WRAP_CHANGE(setxattr, (const char *p, const char *n, const void *v, size_t s, int f), (p, n, v, s, f), INODE(AT_FDCWD, p, 0), CHANGED(AT_FDCWD, p, 0))
+WRAP_CHANGE(lsetxattr, (const char *p, const char *n, const void *v, size_t s, int f), (p, n, v, s, f), INODE(AT_FDCWD, p, 1), CHANGED(AT_FDCWD, p, 1))
 WRAP_FD_CHANGE(fsetxattr, (int fd, const char *n, const void *v, size_t s, int f), (fd, n, v, s, f), fd,
                lsetxattr(vr_path, n, v, s, f))
-WRAP_CHANGE(removexattr, (const char *p, const char *n), (p, n), INODE(AT_FDCWD, p, 0))
-WRAP_CHANGE(lremovexattr, (const char *p, const char *n), (p, n), INODE(AT_FDCWD, p, 1))
+WRAP_CHANGE(removexattr, (const char *p, const char *n), (p, n), INODE(AT_FDCWD, p, 0), CHANGED(AT_FDCWD, p, 0))
+WRAP_CHANGE(lremovexattr, (const char *p, const char *n), (p, n), INODE(AT_FDCWD, p, 1), CHANGED(AT_FDCWD, p, 1))
 WRAP_FD_CHANGE(fremovexattr, (int fd, const char *n), (fd, n), fd, lremovexattr(vr_path, n))
-WRAP_CHANGE(unlink, (const char *p), (p), GONE(AT_FDCWD, p))
-WRAP_CHANGE(unlinkat, (int d, const char *p, int f), (d, p, f), GONE(d, p))
-WRAP_CHANGE(rmdir, (const char *p), (p), GONE(AT_FDCWD, p))
-WRAP_CHANGE(mkdir, (const char *p, mode_t m), (p, m), NAME(AT_FDCWD, p))
-WRAP_CHANGE(mkdirat, (int d, const char *p, mode_t m), (d, p, m), NAME(d, p))
-WRAP_CHANGE(rename, (const char *a, const char *b), (a, b), RENAME(AT_FDCWD, a, AT_FDCWD, b))
-WRAP_CHANGE(renameat, (int da, const char *a, int db, const char *b), (da, a, db, b), RENAME(da, a, db, b))
-WRAP_CHANGE(renameat2, (int da, const char *a, int db, const char *b, unsigned f), (da, a, db, b, f),
-            RENAME(da, a, db, b))
-WRAP_CHANGE(mknod, (const char *p, mode_t m, dev_t dv), (p, m, dv), NAME(AT_FDCWD, p))
-WRAP_CHANGE(mknodat, (int d, const char *p, mode_t m, dev_t dv), (d, p, m, dv), NAME(d, p))
-WRAP_CHANGE(mkfifo, (const char *p, mode_t m), (p, m), NAME(AT_FDCWD, p))
-WRAP_CHANGE(mkfifoat, (int d, const char *p, mode_t m), (d, p, m), NAME(d, p))
-WRAP_CHANGE(symlink, (const char *t, const char *p), (t, p), NAME(AT_FDCWD, p))
-WRAP_CHANGE(symlinkat, (const char *t, int d, const char *p), (t, d, p), NAME(d, p))
+WRAP_CHANGE(unlink, (const char *p), (p), 0, GONE(AT_FDCWD, p))
+WRAP_CHANGE(unlinkat, (int d, const char *p, int f), (d, p, f), 0, GONE(d, p))
+WRAP_CHANGE(rmdir, (const char *p), (p), 0, GONE(AT_FDCWD, p))
+WRAP_CHANGE(mkdir, (const char *p, mode_t m), (p, m), 0, NAME(AT_FDCWD, p))
+WRAP_CHANGE(mkdirat, (int d, const char *p, mode_t m), (d, p, m), 0, NAME(d, p))
+WRAP_CHANGE(rename, (const char *a, const char *b), (a, b), vr_vfs_before_rename(AT_FDCWD, a), RENAMED(AT_FDCWD, a, AT_FDCWD, b))
+WRAP_CHANGE(renameat, (int da, const char *a, int db, const char *b), (da, a, db, b), vr_vfs_before_rename(da, a), RENAMED(da, a, db, b))
+WRAP_CHANGE(renameat2, (int da, const char *a, int db, const char *b, unsigned f), (da, a, db, b, f), vr_vfs_before_rename(da, a), RENAMED(da, a, db, b))
+WRAP_CHANGE(mknod, (const char *p, mode_t m, dev_t dv), (p, m, dv), 0, NAME(AT_FDCWD, p))
+WRAP_CHANGE(mknodat, (int d, const char *p, mode_t m, dev_t dv), (d, p, m, dv), 0, NAME(d, p))
+WRAP_CHANGE(mkfifo, (const char *p, mode_t m), (p, m), 0, NAME(AT_FDCWD, p))
+WRAP_CHANGE(mkfifoat, (int d, const char *p, mode_t m), (d, p, m), 0, NAME(d, p))
+WRAP_CHANGE(symlink, (const char *t, const char *p), (t, p), 0, NAME(AT_FDCWD, p))
+WRAP_CHANGE(symlinkat, (const char *t, int d, const char *p), (t, d, p), 0, NAME(d, p))
 /* link's source: made private first, so both names share the copy (the
  * program expects a change through one to show through the other). */
-WRAP_CHANGE(link, (const char *a, const char *b), (a, b), INODE(AT_FDCWD, a, 1) || NAME(AT_FDCWD, b))
-WRAP_CHANGE(linkat, (int da, const char *a, int db, const char *b, int f), (da, a, db, b, f),
-            INODE(da, a, !(f & AT_SYMLINK_FOLLOW)) || NAME(db, b))
+WRAP_CHANGE(link, (const char *a, const char *b), (a, b), INODE(AT_FDCWD, a, 1), NAME(AT_FDCWD, b))
+WRAP_CHANGE(linkat, (int da, const char *a, int db, const char *b, int f), (da, a, db, b, f), INODE(da, a, !(f & AT_SYMLINK_FOLLOW)), NAME(db, b))
 
 /* posix_spawn's file actions open inside glibc, in the child, out of our
  * sight: the object rule runs when the action is added. It returns an
@@ -775,4 +795,35 @@ VR_EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *a, in
         errno = saved;
     }
     return real(a, fd, p, flags, mode);
+}
+
+/* chattr and friends change inode flags through ioctl on a read-only fd:
+ * on a blob, they are made on the private copy instead (the object rule).
+ * Every other request passes straight through. */
+VR_EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+    va_list ap;
+    va_start(ap, req);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    __typeof__(&ioctl) real = REAL(ioctl);
+    if (VR_UNLIKELY(!real))
+        return (int)syscall(SYS_ioctl, fd, req, arg);
+    if (VR_UNLIKELY(vr_vfs_count) && (req == FS_IOC_SETFLAGS || req == FS_IOC_FSSETXATTR)) {
+        char path[PATH_MAX];
+        int r = vr_vfs_fd_change_path(fd, path, sizeof path);
+        if (r < 0)
+            return -1;
+        if (r > 0) {
+            long copy = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0);
+            if (copy < 0)
+                return -1;
+            int rr = real((int)copy, req, arg);
+            int e = errno;
+            syscall(SYS_close, (int)copy);
+            errno = e;
+            return rr;
+        }
+    }
+    return real(fd, req, arg);
 }

@@ -52,10 +52,14 @@ VR_HIDDEN void vr_vfs_before_create(int dirfd, const char *path);
  * blob and the call must be made on `path` (the private copy) instead,
  * -1 with errno. */
 VR_HIDDEN int vr_vfs_fd_change_path(int fd, char *path, size_t cap);
-/* Before a call that changes names (unlink, rename, mkdir, rmdir,
- * symlink, link target): never serve this name or its parent again;
- * `gone`: the name and everything below it disappear. */
-VR_HIDDEN void vr_vfs_before_name_change(int dirfd, const char *path, int gone);
-VR_HIDDEN void vr_vfs_before_rename(int dirfd, const char *path);
+/* After a successful call that changes names (unlink, rename, mkdir,
+ * rmdir, symlink, link target): never serve this name or its parent
+ * again; `gone`: the name and everything below it disappear. */
+VR_HIDDEN void vr_vfs_name_changed(int dirfd, const char *path, int gone);
+/* Before rename: a projected file is made private first (returns 0). */
+VR_HIDDEN int vr_vfs_before_rename(int dirfd, const char *path);
+/* After a successful inode change by path or fd: stop serving that entry. */
+VR_HIDDEN void vr_vfs_inode_changed(int dirfd, const char *path, int nofollow);
+VR_HIDDEN void vr_vfs_fd_changed(int fd);
 
 #endif

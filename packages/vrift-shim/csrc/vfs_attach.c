@@ -116,6 +116,9 @@ static int map_dirty(const char *path, struct vr_proj *p, size_t *size)
  * this process does not serve but may still write into. */
 static char registry[PATH_MAX];
 
+/* 0: unusable; 1: attached (p->m == NULL: protect-only, when the manifest
+ * or the dirty table is missing or damaged — nothing is served from it,
+ * but its store stays protected: the object rule needs only the store). */
 static int attach_projection(const char *desc, struct vr_proj *p)
 {
     char text[5 * PATH_MAX];
@@ -124,13 +127,14 @@ static int attach_projection(const char *desc, struct vr_proj *p)
         return 0;
     if (!copy_line(p->root, &p->root_len, lines[0], 1) || !copy_line(p->store, &p->store_len, lines[3], 1))
         return 0;
+    p->m = NULL;
     size_t msize = 0, dsize = 0;
     const struct vrift_manifest_header *m = map_file(lines[1], 0, &msize);
     if (!m)
-        return 0;
+        return 1;
     if (!manifest_ok(m, msize) || !map_dirty(lines[2], p, &dsize)) {
         syscall(SYS_munmap, (void *)m, msize);
-        return 0;
+        return 1;
     }
     const char *base = (const char *)m;
     p->m = m;
@@ -182,7 +186,7 @@ int vr_attach_other(const char *where, size_t wl, struct vr_proj *out)
                 continue;
             size_t root_len = strlen(lines[0]);
             if (wl > root_len && memcmp(where, lines[0], root_len) == 0 && where[root_len] == '/')
-                found = attach_projection(desc, out);
+                found = attach_projection(desc, out) && out->m;
         }
     }
     syscall(SYS_close, (int)dfd);
@@ -200,7 +204,7 @@ void vr_detach(struct vr_proj *p)
 static void register_in_session(const struct vr_proj *p)
 {
     struct vrift_header *h = vr_hdr;
-    if (!h || h->pre.minor < 2 || h->pre.header_len < sizeof *h)
+    if (!h || !p->m || h->pre.minor < 2 || h->pre.header_len < sizeof *h)
         return;
     for (int i = 0; i < VRIFT_MAX_PROJECTIONS; i++) {
         uint64_t expect = 0;

@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vfs_internal.h"
@@ -56,15 +57,35 @@ static dev_t store_dev(struct vr_proj *p)
     return d;
 }
 
-/* Is this inode a store blob? The projection whose store holds it, or -1. */
-static int blob_store(const struct stat *st)
+static int on_a_store_device(const struct stat *st)
 {
-    if (!S_ISREG(st->st_mode) || st->st_mtim.tv_sec != VRIFT_BLOB_SEAL_SEC || st->st_mtim.tv_nsec != 0)
-        return -1;
     for (int pi = 0; pi < vr_vfs_count; pi++)
         if (st->st_dev == store_dev(&vr_projs[pi]))
-            return pi;
-    return -1;
+            return 1;
+    return 0;
+}
+
+/* Is this inode the blob of manifest entry e (whatever its seal says)? */
+static int is_entry_blob(const struct vr_proj *p, const struct vrift_manifest_entry *e, const struct stat *st)
+{
+    char blob[PATH_MAX];
+    struct stat b;
+    return e->type == VRIFT_ENTRY_FILE && vr_blob_path(p, e, blob, sizeof blob) &&
+           syscall(SYS_newfstatat, AT_FDCWD, blob, &b, AT_SYMLINK_NOFOLLOW) == 0 && b.st_ino == st->st_ino &&
+           b.st_dev == st->st_dev;
+}
+
+/* Is this inode a store blob? Sealed (the cheap test, wherever the program
+ * reached it), or — a blob whose seal was lost (touched, copied without
+ * times) — the very inode of the blob the manifest names for the entry
+ * the program reached (`hit`, when it reached a projected path). */
+static int is_blob(const struct stat *st, const struct vr_hit *hit)
+{
+    if (!S_ISREG(st->st_mode) || !on_a_store_device(st))
+        return 0;
+    if (st->st_mtim.tv_sec == VRIFT_BLOB_SEAL_SEC && st->st_mtim.tv_nsec == 0)
+        return 1;
+    return hit && st->st_nlink > 1 && is_entry_blob(&vr_projs[hit->pi], hit->e, st);
 }
 
 static int in_store(const char *where, size_t len)
@@ -136,6 +157,34 @@ static int copy_data(int in, int out, uint64_t *copied)
 static int copy_out(const char *where, size_t wl, struct vr_proj *p, const struct stat *blob, int keep_data,
                     uint64_t ctl);
 
+#define STALE_COPY_SEC 10
+
+/* One copy of a path at a time, across processes and threads: the
+ * temporary file itself is the lock (O_EXCL). A second writer waits until
+ * the first has renamed it over the blob link (then there is nothing left
+ * to copy: -2), or until it looks abandoned (not written for 10 s: its
+ * copier died) and takes over. Returns the temporary's fd, or -1/errno. */
+static long lock_copy(const char *tmp, const char *where, const struct stat *blob)
+{
+    for (;;) {
+        long fd = syscall(SYS_openat, AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+        struct stat w, t;
+        if (syscall(SYS_newfstatat, AT_FDCWD, where, &w, AT_SYMLINK_NOFOLLOW) == 0 &&
+            (w.st_ino != blob->st_ino || w.st_dev != blob->st_dev))
+            return -2;
+        if (syscall(SYS_newfstatat, AT_FDCWD, tmp, &t, AT_SYMLINK_NOFOLLOW) == 0) {
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            if (now.tv_sec - t.st_mtim.tv_sec > STALE_COPY_SEC)
+                syscall(SYS_unlink, tmp);
+        }
+        struct timespec pause = {0, 1000000};
+        syscall(SYS_nanosleep, &pause, NULL);
+    }
+}
+
 /* Replace the blob hard link at `where` by a private copy (of its data
  * unless the call truncates it anyway). 0 or -1/errno. */
 static int break_link(const char *where, const struct stat *blob, int keep_data, uint64_t ctl)
@@ -175,23 +224,30 @@ static int copy_out(const char *where, size_t wl, struct vr_proj *p, const struc
         int64_t idx = vr_index_find(p, rel, rel_len, h);
         if (idx >= 0 && p->entries[idx].type == VRIFT_ENTRY_FILE)
             e = &p->entries[idx];
-        slot = vr_dirty_claim(p, h, 0);
-        if (!slot)
-            vr_dirty_flags(p, h); /* another copy may be running: let it finish */
+        slot = vr_dirty_claim(p, h, 0); /* readers wait while the copy runs */
     }
     char tmp[PATH_MAX];
     int err = 0;
     long in = -1, out = -1;
     uint64_t copied = 0;
     struct stat now;
-    static const char suffix[] = ".vrift-cow.";
-    if (wl + sizeof suffix + 24 >= sizeof tmp) {
+    static const char suffix[] = ".vrift-cow";
+    if (wl + sizeof suffix >= sizeof tmp) {
         err = ENAMETOOLONG;
         goto fail;
     }
     memcpy(tmp, where, wl);
     memcpy(tmp + wl, suffix, sizeof suffix);
-    put_uint(tmp + wl + sizeof suffix - 1, (unsigned long)syscall(SYS_gettid));
+    out = lock_copy(tmp, where, blob);
+    if (out == -2) { /* another process made it private meanwhile */
+        if (slot)
+            __atomic_store_n(slot, vr_dirty_key(h) | VR_DIRTY_DONE, __ATOMIC_RELEASE);
+        return 0;
+    }
+    if (out < 0) {
+        err = errno;
+        goto fail_unlocked;
+    }
     in = syscall(SYS_openat, AT_FDCWD, where, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
     if (in < 0) {
         err = errno;
@@ -200,12 +256,13 @@ static int copy_out(const char *where, size_t wl, struct vr_proj *p, const struc
     if (syscall(SYS_fstat, (int)in, &now) != 0 || now.st_ino != blob->st_ino || now.st_dev != blob->st_dev) {
         /* someone else already made it private */
         syscall(SYS_close, (int)in);
+        syscall(SYS_close, (int)out);
+        syscall(SYS_unlink, tmp);
         if (slot)
             __atomic_store_n(slot, vr_dirty_key(h) | VR_DIRTY_DONE, __ATOMIC_RELEASE);
         return 0;
     }
-    out = syscall(SYS_openat, AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (out < 0 || (keep_data && copy_data((int)in, (int)out, &copied) != 0)) {
+    if (keep_data && copy_data((int)in, (int)out, &copied) != 0) {
         err = errno;
         goto fail;
     }
@@ -246,6 +303,7 @@ fail:
         syscall(SYS_close, (int)out);
         syscall(SYS_unlink, tmp);
     }
+fail_unlocked:
     if (slot)
         __atomic_store_n(slot, vr_dirty_key(h) | VR_DIRTY_FAILED, __ATOMIC_RELEASE);
     errno = err;
@@ -285,9 +343,18 @@ int vr_vfs_before_change(int dirfd, const char *path, int nofollow, int keep_dat
         return 0;
     int saved = errno, at = nofollow ? AT_SYMLINK_NOFOLLOW : 0;
     struct stat st, again;
-    if (syscall(SYS_newfstatat, dirfd, path, &st, at) != 0 || blob_store(&st) < 0) {
+    struct vr_hit hit;
+    if (syscall(SYS_newfstatat, dirfd, path, &st, at) != 0) {
         errno = saved;
-        return 0; /* nothing there, or not a blob: the real call decides */
+        return 0; /* nothing there: the real call decides */
+    }
+    if (!is_blob(&st, NULL)) { /* not sealed: an unsealed blob is still the one its entry names */
+        int maybe = S_ISREG(st.st_mode) && st.st_nlink > 1 && on_a_store_device(&st) &&
+                    vr_lookup(dirfd, path, (nofollow ? 0 : VR_FOLLOW) | VR_DIRTY_OK, 0, &hit);
+        if (!maybe || !is_blob(&st, &hit)) {
+            errno = saved;
+            return 0; /* not a blob: the real call decides */
+        }
     }
     /* A served read fd is the blob opened by its store path: reopening it
      * through /proc/self/fd means its projected path. */
@@ -319,7 +386,7 @@ void vr_vfs_before_create(int dirfd, const char *path)
 {
     struct vr_hit hit;
     if (vr_vfs_count && !vr_lookup(dirfd, path, VR_FOLLOW, 0, &hit))
-        vr_vfs_before_name_change(dirfd, path, 0);
+        vr_vfs_name_changed(dirfd, path, 0);
 }
 
 int vr_vfs_fd_change_path(int fd, char *path, size_t cap)
@@ -328,13 +395,18 @@ int vr_vfs_fd_change_path(int fd, char *path, size_t cap)
         return 0;
     int saved = errno;
     struct stat st;
-    if (syscall(SYS_fstat, fd, &st) != 0 || blob_store(&st) < 0) {
+    uint32_t v = vr_fd_lookup(fd);
+    struct vr_hit hit;
+    if (v) {
+        hit.pi = vr_dec_proj(v);
+        hit.e = &vr_projs[hit.pi].entries[vr_dec_idx(v)];
+    }
+    if (syscall(SYS_fstat, fd, &st) != 0 || !is_blob(&st, v ? &hit : NULL)) {
         errno = saved;
         return 0;
     }
     /* The fd is the blob itself (a served read, or a hard link reached
      * another way): change the private copy at the program's path. */
-    uint32_t v = vr_fd_lookup(fd);
     if (!(v ? tracked_path(v, path, cap) : fd_path(fd, path, cap))) {
         errno = EROFS;
         return -1;
@@ -370,7 +442,7 @@ static int split_last(const char *path, char *dir, size_t cap, const char **name
     return 1;
 }
 
-void vr_vfs_before_name_change(int dirfd, const char *path, int gone)
+void vr_vfs_name_changed(int dirfd, const char *path, int gone)
 {
     if (!vr_vfs_count || !path)
         return;
@@ -395,15 +467,35 @@ void vr_vfs_before_name_change(int dirfd, const char *path, int gone)
         vr_dirty_claim(p, h, VR_DIRTY_DONE | (gone ? VR_DIRTY_GONE : 0));
 }
 
-void vr_vfs_before_rename(int dirfd, const char *path)
+int vr_vfs_before_rename(int dirfd, const char *path)
 {
     if (!vr_vfs_count || !path)
-        return;
+        return 0;
     /* A projected file keeps its ingested metadata under its new name:
      * make it private first (a directory's children stay blobs, and the
-     * object rule copies each one when it is changed). */
+     * object rule copies each one when it is changed). A failed copy
+     * does not stop the rename: the name moves, the blob is untouched. */
     struct vr_hit hit;
     if (vr_lookup(dirfd, path, 0, 0, &hit) && hit.e->type == VRIFT_ENTRY_FILE)
         (void)vr_vfs_before_change(dirfd, path, 1, 1, vr_control(), NULL);
-    vr_vfs_before_name_change(dirfd, path, 1);
+    return 0;
+}
+
+/* After a successful inode change (chmod, chown, times, xattrs) of a
+ * projected directory or symlink (a file was copied before already): its
+ * served record is stale now. */
+void vr_vfs_inode_changed(int dirfd, const char *path, int nofollow)
+{
+    struct vr_hit hit;
+    if (vr_vfs_count && path && vr_lookup(dirfd, path, (nofollow ? 0 : VR_FOLLOW) | VR_DIRTY_OK, 0, &hit))
+        vr_dirty_claim(&vr_projs[hit.pi], hit.hash, VR_DIRTY_DONE);
+}
+
+void vr_vfs_fd_changed(int fd)
+{
+    uint32_t v = vr_fd_lookup(fd);
+    if (v) {
+        struct vr_proj *p = &vr_projs[vr_dec_proj(v)];
+        vr_dirty_claim(p, p->entries[vr_dec_idx(v)].path_hash, VR_DIRTY_DONE);
+    }
 }

@@ -27,7 +27,7 @@ struct vr_proj {
     char store[PATH_MAX]; /* store root: blobs live in store/blobs/ab/cdef... */
     size_t store_len;
     uint64_t id;
-    const struct vrift_manifest_header *m;
+    const struct vrift_manifest_header *m; /* NULL: protect-only (nothing served) */
     const struct vrift_manifest_entry *entries;
     const uint32_t *index;
     const uint64_t *bloom;

@@ -167,7 +167,7 @@ int vr_projection_of(const char *abs, size_t len)
 {
     for (int pi = 0; pi < vr_vfs_count; pi++) {
         const struct vr_proj *p = &vr_projs[pi];
-        if (len >= p->root_len && memcmp(abs, p->root, p->root_len) == 0 &&
+        if (p->m && len >= p->root_len && memcmp(abs, p->root, p->root_len) == 0 &&
             (len == p->root_len || abs[p->root_len] == '/'))
             return pi;
     }

@@ -228,7 +228,7 @@ def vfs_environment(dests: list[str], env: dict[str, str]) -> dict[str, str]:
         try:
             m = read_manifest(proj.manifest)
         except VfsError as e:
-            _warn(f"warning: {proj.root} is not served: {e}")
+            _warn(f"warning: {proj.root} is not served: {e}; its store stays protected")
             continue
         for line in warning(proj.name, check(Store(proj.store), m)):
             _warn(line)
