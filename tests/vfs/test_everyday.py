@@ -306,13 +306,11 @@ def test_failed_name_change_hides_nothing(mk, cmd):
     mk(REPO).both(f"{cmd}; ls -ln --time-style=+%s sub; stat -c '%a %Y' sub/a.txt")
 
 
-@xfail("stat serves the ingested inode, fstat after the copy-up the real one: E949")
 @needs("vim")
 def test_vim_saves_the_first_edit(mk):
     mk(FILES).both("vim -es -u NONE -c '%s/beta/VIM/' -c wq a.txt; echo rc=$?; cat a.txt")
 
 
-@xfail("fts sees a directory's (dev, ino) change once it is dirty: 'fts_read failed'")
 @pytest.mark.parametrize("cmd", ["find . -name '*.o' -delete", "rm -rf a", "chmod -R go-w ."])
 def test_fts_walks_survive_changes_above_them(mk, cmd):
     mk("mkdir -p a/b/c/d/e/f/g; for d in $(find . -type d); do echo >$d/x.o; done").both(f"{cmd}; echo rc=$?")
@@ -327,7 +325,6 @@ def test_a_write_shows_through_an_ingested_hard_link(mk):
     mk("echo hard > h1; ln h1 h2").both("echo X >> h1 && cat h2")
 
 
-@xfail("flock on the blob and flock on its private copy do not exclude each other")
 @needs("flock", "xargs")
 def test_flock_on_the_file_it_updates_loses_nothing(mk):
     mk("echo 0 > counter").both(
@@ -336,7 +333,6 @@ def test_flock_on_the_file_it_updates_loses_nothing(mk):
     )
 
 
-@xfail("a copy-up renames a temporary over the file: its directory's mtime moves")
 def test_a_copy_up_keeps_the_directorys_mtime(mk):
     mk(FILES).both("echo X >> dir/b.txt && stat -c '%n %Y' dir")
 

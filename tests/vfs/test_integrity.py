@@ -190,6 +190,20 @@ ROUTES = {
             f"os.open(f'/proc/self/fd/{{fd}}', {APPEND})", setup="fd = os.open('m1/pkg/a.txt', os.O_RDONLY)"
         )
     ),
+    "reopen-read-fd-by-pid": Route(
+        write_x(
+            f"os.open(f'/proc/{{os.getpid()}}/fd/{{fd}}', {APPEND})",
+            setup="fd = os.open('m1/pkg/a.txt', os.O_RDONLY)",
+        )
+    ),
+    "flock-then-rewrite": Route(
+        py(
+            "import fcntl\nf = open('m1/pkg/a.txt')\nfcntl.flock(f, fcntl.LOCK_EX)\n"
+            "open('m1/pkg/a.txt', 'a').write('X\\n')\n"
+            "assert os.fstat(f.fileno()).st_ino == os.stat('m1/pkg/a.txt').st_ino"
+        ),
+        content=AX,
+    ),
     "hunt-fchmod-read-fd": Route(
         py("os.fchmod(os.open('m1/link', os.O_RDONLY), 0o600)"), content=A, checks=stat_is("%a", "600")
     ),
@@ -344,3 +358,18 @@ def test_the_store_itself_is_read_only_through_the_shim(site: Path):
     r = run(py(f"os.open({str(blob)!r}, os.O_WRONLY | os.O_APPEND)"), site, vfs=site / "m1")
     assert r.returncode == 1 and b"Read-only file system" in r.stderr
     assert blob_state(site / "store") == before
+
+
+def test_mount_refuses_the_store_and_other_projections(site: Path):
+    for dest, why in (
+        (site / "store" / "blobs" / "x", "inside the store"),
+        (site / "m1" / "pkg" / "inner2", "overlaps the projection"),
+        (site, "contains the store"),
+        (site / "m3" / "sub", None),  # fine: then m3 itself overlaps it
+        (site / "m3", "overlaps the projection"),
+    ):
+        r = vrift("mount", "m", str(dest), check=False)
+        if why is None:
+            assert r.returncode == 0, r.stderr
+        else:
+            assert r.returncode != 0 and why in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr

@@ -25,6 +25,7 @@
 #include <linux/close_range.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -587,6 +588,23 @@ VR_EXPORT int dup3(int fd, int fd2, int flags)
     return r;
 }
 
+/* Locks name an inode: a lock taken on a blob would be shared by every
+ * file with the same content and miss the private copy a writer makes.
+ * So a lock on a blob fd first moves the fd to the private copy
+ * (vfs_cow.c), and the lock lands where the writes will. */
+#define IS_LOCK_CMD(cmd)                                                       \
+    ((cmd) == F_SETLK || (cmd) == F_SETLKW || (cmd) == F_OFD_SETLK || (cmd) == F_OFD_SETLKW)
+
+VR_EXPORT int flock(int fd, int op)
+{
+    __typeof__(&flock) real = REAL(flock);
+    if (VR_UNLIKELY(!real))
+        return (int)syscall(SYS_flock, fd, op);
+    if (VR_UNLIKELY(vr_vfs_count) && !(op & LOCK_UN) && vr_vfs_before_lock(fd) != 0)
+        return -1;
+    return real(fd, op);
+}
+
 /* fcntl's third argument is an int or a pointer: pass the register on. */
 #define WRAP_FCNTL(name)                                                       \
     VR_EXPORT int name(int fd, int cmd, ...)                                   \
@@ -598,6 +616,8 @@ VR_EXPORT int dup3(int fd, int fd2, int flags)
         __typeof__(&name) real = REAL(name);                                   \
         if (VR_UNLIKELY(!real))                                                \
             return (int)syscall(SYS_fcntl, fd, cmd, arg);                      \
+        if (VR_UNLIKELY(vr_vfs_count) && IS_LOCK_CMD(cmd) && vr_vfs_before_lock(fd) != 0) \
+            return -1;                                                         \
         int r = real(fd, cmd, arg);                                            \
         if (VR_UNLIKELY(vr_vfs_count) && r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) \
             vr_vfs_dup(fd, r);                                                 \

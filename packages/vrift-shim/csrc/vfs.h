@@ -61,5 +61,7 @@ VR_HIDDEN int vr_vfs_before_rename(int dirfd, const char *path);
 /* After a successful inode change by path or fd: stop serving that entry. */
 VR_HIDDEN void vr_vfs_inode_changed(int dirfd, const char *path, int nofollow);
 VR_HIDDEN void vr_vfs_fd_changed(int fd);
+/* Before flock/fcntl locks: a blob fd moves to the private copy (0, or -1/errno). */
+VR_HIDDEN int vr_vfs_before_lock(int fd);
 
 #endif

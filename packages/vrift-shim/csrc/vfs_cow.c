@@ -238,6 +238,19 @@ static int copy_out(const char *where, size_t wl, struct vr_proj *p, const struc
     }
     memcpy(tmp, where, wl);
     memcpy(tmp + wl, suffix, sizeof suffix);
+    /* The copy's temporary name and rename move the directory's times;
+     * put them back, so the directory looks as it did (its listing is
+     * the same) and stays served. */
+    char dir[PATH_MAX];
+    struct stat dir_st;
+    const char *slash = memrchr(where, '/', wl);
+    size_t dl = slash ? (size_t)(slash - where) : 0;
+    int have_dir = dl > 0 && dl < sizeof dir;
+    if (have_dir) {
+        memcpy(dir, where, dl);
+        dir[dl] = '\0';
+        have_dir = syscall(SYS_newfstatat, AT_FDCWD, dir, &dir_st, 0) == 0;
+    }
     out = lock_copy(tmp, where, blob);
     if (out == -2) { /* another process made it private meanwhile */
         if (slot)
@@ -284,12 +297,15 @@ static int copy_out(const char *where, size_t wl, struct vr_proj *p, const struc
     }
     syscall(SYS_close, (int)in);
     syscall(SYS_close, (int)out);
+    if (have_dir) {
+        struct timespec t[2] = {dir_st.st_atim, dir_st.st_mtim};
+        (void)syscall(SYS_utimensat, AT_FDCWD, dir, t, 0);
+    }
     if (p) {
         if (slot)
             __atomic_store_n(slot, vr_dirty_key(h) | VR_DIRTY_DONE, __ATOMIC_RELEASE);
         else
             vr_dirty_claim(p, h, VR_DIRTY_DONE);
-        vr_mark_parent_dirty(p, rel, rel_len);
     }
     if (VR_MODE(ctl)) {
         vr_add_misc(ctl, VRIFT_MISC_COW_COPIES, 1);
@@ -310,10 +326,14 @@ fail_unlocked:
     return -1;
 }
 
-/* "/proc/self/fd/N", "/dev/fd/N", "/proc/thread-self/fd/N": N, else -1. */
+/* The fd number N of "/proc/self/fd/N", "/dev/fd/N",
+ * "/proc/thread-self/fd/N" or "/proc/PID/fd/N" with our own PID; -1 else. */
 static int magic_fd(const char *path)
 {
-    static const char *const prefixes[] = {"/proc/self/fd/", "/dev/fd/", "/proc/thread-self/fd/"};
+    char own[40] = "/proc/";
+    size_t ol = 6 + put_uint(own + 6, (unsigned long)syscall(SYS_getpid));
+    memcpy(own + ol, "/fd/", 5);
+    const char *const prefixes[] = {"/proc/self/fd/", "/dev/fd/", "/proc/thread-self/fd/", own};
     for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
         size_t n = strlen(prefixes[i]);
         if (strncmp(path, prefixes[i], n) != 0 || !path[n])
@@ -498,4 +518,36 @@ void vr_vfs_fd_changed(int fd)
         struct vr_proj *p = &vr_projs[vr_dec_proj(v)];
         vr_dirty_claim(p, p->entries[vr_dec_idx(v)].path_hash, VR_DIRTY_DONE);
     }
+}
+
+/* Before a lock on fd: if fd is a blob, make the file private and move
+ * the fd onto the private copy (same number, access mode, status flags,
+ * offset and close-on-exec), so the lock and the later writes meet on
+ * one inode and unrelated files with the same content share no lock. */
+int vr_vfs_before_lock(int fd)
+{
+    int saved = errno;
+    char path[PATH_MAX];
+    int r = vr_vfs_fd_change_path(fd, path, sizeof path);
+    if (r <= 0)
+        return r;
+    long fl = syscall(SYS_fcntl, fd, F_GETFL), fdfl = syscall(SYS_fcntl, fd, F_GETFD);
+    long off = syscall(SYS_lseek, fd, 0, SEEK_CUR);
+    long copy = fl < 0 ? -1 : syscall(SYS_openat, AT_FDCWD, path, (fl & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_NOFOLLOW, 0);
+    if (copy < 0)
+        return -1;
+    if (off > 0)
+        syscall(SYS_lseek, (int)copy, off, SEEK_SET);
+    uint32_t v = vr_fd_lookup(fd);
+    long d = syscall(SYS_dup3, (int)copy, fd, (fdfl > 0 && (fdfl & FD_CLOEXEC)) ? O_CLOEXEC : 0);
+    int e = errno;
+    syscall(SYS_close, (int)copy);
+    if (d < 0) {
+        errno = e;
+        return -1;
+    }
+    if (v)
+        vr_track_fd(fd, vr_dec_proj(v), vr_dec_idx(v));
+    errno = saved;
+    return 0;
 }

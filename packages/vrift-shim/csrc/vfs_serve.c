@@ -103,15 +103,51 @@ static void fill_stat(struct stat *st, const struct vrift_statx *x)
     st->st_ctim.tv_nsec = x->stx_ctime.tv_nsec;
 }
 
-/* The entry a tracked fd refers to, if it is still unchanged. */
-static const struct vrift_manifest_entry *fd_entry(int fd)
+/* An entry that changed through the shim (copied out, chmod'ed, its
+ * directory written to) is still the same file or directory: it keeps its
+ * identity. Its metadata is then the real one, but (st_dev, st_ino) stay
+ * the served ones, so no view sees a file's identity change when it is
+ * first written (fts walks, editors and make compare them); a name that
+ * is gone (renamed away, removed) is a new object and gets the real ones. */
+static int changed(struct vr_proj *p, uint64_t hash)
+{
+    return (vr_dirty_flags(p, hash) & VR_DIRTY_DONE) != 0;
+}
+
+/* The entry a tracked fd refers to; *is_changed says whether to serve it
+ * (0) or the real metadata under its identity (1). */
+static const struct vrift_manifest_entry *fd_entry(int fd, int *is_changed)
 {
     uint32_t v = vr_fd_lookup(fd);
     if (!v)
         return NULL;
     struct vr_proj *p = &vr_projs[vr_dec_proj(v)];
     const struct vrift_manifest_entry *e = &p->entries[vr_dec_idx(v)];
-    return (vr_dirty_flags(p, e->path_hash) & (VR_DIRTY_DONE | VR_DIRTY_GONE)) ? NULL : e;
+    if (vr_dirty_flags(p, e->path_hash) & VR_DIRTY_GONE)
+        return NULL;
+    *is_changed = changed(p, e->path_hash);
+    return e;
+}
+
+static void keep_identity(struct stat *st, const struct vrift_statx *x)
+{
+    st->st_dev = makedev(x->stx_dev_major, x->stx_dev_minor);
+    st->st_ino = x->stx_ino;
+}
+
+/* The real call for a changed entry, under the entry's identity; counted
+ * like any call that went to the file system. */
+static int real_stat_as(const struct vrift_manifest_entry *e, long r, struct stat *st, enum vrift_op op,
+                        uint64_t ctl, uint64_t t0, int dirfd, const char *path, int *ret)
+{
+    int err = errno;
+    if (r == 0)
+        keep_identity(st, &e->st);
+    *ret = (int)r;
+    if (VR_MODE(ctl))
+        vr_record_path(op, ctl, t0, r != 0, err, dirfd, path);
+    errno = err;
+    return 1;
 }
 
 static int follow_flags(int at_flags) { return (at_flags & AT_SYMLINK_NOFOLLOW) ? 0 : VR_FOLLOW; }
@@ -123,9 +159,12 @@ int vr_vfs_fstat(int fd, struct stat *st, int *ret)
     if (!vr_vfs_count)
         return 0;
     uint64_t ctl = vr_control(), t0 = vr_start(ctl);
-    const struct vrift_manifest_entry *e = fd_entry(fd);
+    int is_changed;
+    const struct vrift_manifest_entry *e = fd_entry(fd, &is_changed);
     if (!e)
         return 0;
+    if (is_changed)
+        return real_stat_as(e, syscall(SYS_fstat, fd, st), st, VRIFT_OP_FSTAT, ctl, t0, AT_FDCWD, NULL, ret);
     fill_stat(st, &e->st);
     *ret = 0;
     served(VRIFT_OP_FSTAT, ctl, t0, 0, 0, AT_FDCWD, NULL);
@@ -142,8 +181,11 @@ int vr_vfs_stat(int dirfd, const char *path, int flags, struct stat *st, enum vr
         return vr_vfs_fstat(dirfd, st, ret);
     uint64_t ctl = vr_control(), t0 = vr_start(ctl);
     struct vr_hit hit;
-    if (!vr_lookup(dirfd, path, follow_flags(flags), ctl, &hit))
+    if (!vr_lookup(dirfd, path, follow_flags(flags) | VR_DIRTY_OK, ctl, &hit))
         return 0;
+    if (changed(&vr_projs[hit.pi], hit.hash))
+        return real_stat_as(hit.e, syscall(SYS_newfstatat, dirfd, path, st, flags & AT_SYMLINK_NOFOLLOW), st,
+                            op, ctl, t0, dirfd, path, ret);
     fill_stat(st, &hit.e->st);
     *ret = 0;
     served(op, ctl, t0, 0, 0, dirfd, path);
@@ -159,12 +201,30 @@ int vr_vfs_statx(int dirfd, const char *path, int flags, unsigned mask, void *st
     uint64_t ctl = vr_control(), t0 = vr_start(ctl);
     const struct vrift_manifest_entry *e;
     struct vr_hit hit;
-    if ((flags & AT_EMPTY_PATH) && path && !*path)
-        e = fd_entry(dirfd);
-    else
-        e = vr_lookup(dirfd, path, follow_flags(flags), ctl, &hit) ? hit.e : NULL;
+    int is_changed = 0;
+    if ((flags & AT_EMPTY_PATH) && path && !*path) {
+        e = fd_entry(dirfd, &is_changed);
+    } else {
+        e = vr_lookup(dirfd, path, follow_flags(flags) | VR_DIRTY_OK, ctl, &hit) ? hit.e : NULL;
+        is_changed = e && changed(&vr_projs[hit.pi], hit.hash);
+    }
     if (!e)
         return 0;
+    if (is_changed) {
+        long r = syscall(SYS_statx, dirfd, path, flags, mask, stx);
+        int err = errno;
+        if (r == 0) {
+            struct statx *x = stx;
+            x->stx_ino = e->st.stx_ino;
+            x->stx_dev_major = e->st.stx_dev_major;
+            x->stx_dev_minor = e->st.stx_dev_minor;
+        }
+        *ret = (int)r;
+        if (VR_MODE(ctl))
+            vr_record_path(VRIFT_OP_STATX, ctl, t0, r != 0, err, dirfd, path);
+        errno = err;
+        return 1;
+    }
     /* the kernel may return more than asked; we return what it returned at ingest */
     memcpy(stx, &e->st, sizeof e->st);
     *ret = 0;
@@ -258,18 +318,38 @@ static int open_dir(int dirfd, const char *path, int flags, mode_t mode, const s
     return 1;
 }
 
+/* The real open of a projected file, tracked so that fstat on the fd
+ * serves its record (or, once it changed, keeps its identity). */
+static int open_tracked(int dirfd, const char *path, int flags, mode_t mode, const struct vr_hit *hit,
+                        uint64_t ctl, uint64_t t0, int *ret)
+{
+    long fd = syscall(SYS_openat, dirfd, path, flags, mode);
+    int e = errno;
+    if (fd >= 0)
+        vr_track_fd((int)fd, hit->pi, hit->idx);
+    *ret = (int)fd;
+    if (VR_MODE(ctl))
+        vr_record_path(VRIFT_OP_OPEN, ctl, t0, fd < 0, e, dirfd, path);
+    errno = e;
+    return 1;
+}
+
 int vr_vfs_open(int dirfd, const char *path, int flags, mode_t mode, int *ret)
 {
     if (!vr_vfs_count)
         return 0;
     uint64_t ctl = vr_control(), t0 = vr_start(ctl);
+    struct vr_hit hit;
+    int follow = (flags & O_NOFOLLOW) ? 0 : VR_FOLLOW;
     if (vr_vfs_open_changes(flags)) {
         char redirect[PATH_MAX];
         int r = vr_vfs_before_change(dirfd, path, (flags & O_NOFOLLOW) != 0, !(flags & O_TRUNC), ctl, redirect);
         if (r == 0) {
+            if (vr_lookup(dirfd, path, follow | VR_DIRTY_OK, 0, &hit) && hit.e->type == VRIFT_ENTRY_FILE)
+                return open_tracked(dirfd, path, flags, mode, &hit, ctl, t0, ret); /* its private copy */
             if (flags & O_CREAT)
                 vr_vfs_before_create(dirfd, path);
-            return 0; /* not a blob (any more): the real open does the rest */
+            return 0; /* not a projected file: the real open does the rest */
         }
         long fd = r < 0 ? -1 : syscall(SYS_openat, AT_FDCWD, redirect, flags, mode);
         int e = errno;
@@ -279,16 +359,15 @@ int vr_vfs_open(int dirfd, const char *path, int flags, mode_t mode, int *ret)
         errno = e;
         return 1;
     }
-    struct vr_hit hit;
-    int follow = (flags & O_NOFOLLOW) ? 0 : VR_FOLLOW;
     if (!vr_lookup(dirfd, path, follow | VR_DIRTY_OK, ctl, &hit))
         return 0;
     if (hit.e->type == VRIFT_ENTRY_DIR)
         return open_dir(dirfd, path, flags, mode, &hit, ctl, t0, ret);
     struct vr_proj *p = &vr_projs[hit.pi];
-    if (hit.e->type != VRIFT_ENTRY_FILE || (vr_dirty_flags(p, hit.hash) & VR_DIRTY_DONE) ||
-        (flags & (O_PATH | O_DIRECTORY)) || ((flags & O_CREAT) && (flags & O_EXCL)))
+    if (hit.e->type != VRIFT_ENTRY_FILE || (flags & (O_PATH | O_DIRECTORY)) || ((flags & O_CREAT) && (flags & O_EXCL)))
         return 0;
+    if (vr_dirty_flags(p, hit.hash) & VR_DIRTY_DONE)
+        return open_tracked(dirfd, path, flags, mode, &hit, ctl, t0, ret); /* changed: the real file */
     char blob[PATH_MAX];
     if (!vr_blob_path(p, hit.e, blob, sizeof blob))
         return 0;
@@ -298,15 +377,7 @@ int vr_vfs_open(int dirfd, const char *path, int flags, mode_t mode, int *ret)
         if (VR_MODE(ctl))
             vr_add_misc(ctl, VRIFT_MISC_CAS_MISSES, 1);
         errno = saved;
-        fd = syscall(SYS_openat, dirfd, path, flags, mode);
-        int e = errno;
-        if (fd >= 0)
-            vr_track_fd((int)fd, hit.pi, hit.idx); /* so fstat still serves the record */
-        *ret = (int)fd;
-        if (VR_MODE(ctl))
-            vr_record_path(VRIFT_OP_OPEN, ctl, t0, fd < 0, e, dirfd, path);
-        errno = e;
-        return 1;
+        return open_tracked(dirfd, path, flags, mode, &hit, ctl, t0, ret);
     }
     vr_track_fd((int)fd, hit.pi, hit.idx);
     *ret = (int)fd;
@@ -408,6 +479,6 @@ void vr_vfs_fix_dirent(DIR *d, const char *name, ino_t *ino)
     }
     uint64_t h = vr_hash_bytes(VR_PATH_SEED, rel, n);
     int64_t idx = vr_index_find(p, rel, n, h);
-    if (idx >= 0 && !(vr_dirty_flags(p, h) & (VR_DIRTY_DONE | VR_DIRTY_GONE)))
+    if (idx >= 0 && !(vr_dirty_flags(p, h) & VR_DIRTY_GONE)) /* changed ones keep their identity too */
         *ino = p->entries[idx].st.stx_ino;
 }

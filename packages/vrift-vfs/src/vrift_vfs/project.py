@@ -116,6 +116,7 @@ def mount(
     root = Path(os.path.realpath(dest))
     if "\n" in str(root):
         raise VfsError(f"{str(root)!r}: a projection path cannot contain a newline")
+    _refuse_nested(store, root)
     with store.lock():
         v = versions.pick(store, name, version)
         m = read_manifest(v.path)
@@ -179,6 +180,22 @@ def _remove_tree(root: Path, keep_root: bool) -> None:
                 child.unlink()
     else:
         shutil.rmtree(root)
+
+
+def _refuse_nested(store: Store, root: Path) -> None:
+    """A projection inside the store (gc would delete it, verify flags it)
+    or inside / around another projection (two manifests serving one path)."""
+
+    def inside(a: Path, b: Path) -> bool:
+        return a == b or b in a.parents
+
+    if inside(root, store.root):
+        raise VfsError(f"{root}: inside the store ({store.root}); mount somewhere else")
+    if inside(store.root, root):
+        raise VfsError(f"{root}: contains the store ({store.root}); mount somewhere else")
+    for other in list_projections(store):
+        if inside(root, other.root) or inside(other.root, root):
+            raise VfsError(f"{root}: overlaps the projection at {other.root} (vrift umount it first)")
 
 
 def find_projection(store: Store, dest: str | os.PathLike[str]) -> Projection:
