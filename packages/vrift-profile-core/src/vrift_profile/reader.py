@@ -443,9 +443,7 @@ def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapsh
         slots_overflowed=header.slots_overflowed,
         creator=header.creator,
         sample_period=header.sample_period,
-        sampled_ops=tuple(
-            name for i, name in enumerate(decoder.op_names) if header.sampled_ops >> i & 1
-        ),
+        sampled_ops=tuple(name for i, name in enumerate(decoder.op_names) if header.sampled_ops >> i & 1),
     )
     return Snapshot(
         info, commands, decoder.op_names, _hot_paths(header, hot, decoder.op_names), header.projections
