@@ -48,9 +48,11 @@ def test_default_session_counts_every_call_and_times_a_uniform_sample(
     stat = snap.command("stat_loop").ops["stat"]
     assert stat.calls == 40_000  # counts stay exact
     assert snap.session.sample_period == 16 and "stat" in snap.session.sampled_ops
-    # each call timed with probability 1/16: 2,500 expected, sd 48; 6 sd either side
-    assert 2_210 <= stat.timed_calls <= 2_790, stat.timed_calls
-    assert stat.est_total_ns == stat.latency_ns * 40_000 / stat.timed_calls
+    # the first 64 calls timed, then each with probability 1/16: 64 + 2,496 expected, sd 48;
+    # 6 sd either side. Each sampled call weighs 16: the histogram estimates all 40,000 calls.
+    assert 2_272 <= stat.timed_calls <= 2_852, stat.timed_calls
+    assert sum(stat.histogram) == 64 + 16 * (stat.timed_calls - 64)
+    assert stat.est_total_ns == stat.latency_ns and stat.estimated
     # opens are not sampled: every one is timed
     assert "open" not in snap.session.sampled_ops
 

@@ -62,7 +62,8 @@ static const struct {
 };
 
 #define FIELDS_PER_OP 6
-#define FIELD_COUNT (VRIFT_OP_COUNT * FIELDS_PER_OP + VRIFT_MISC_COUNT)
+/* per op, then the scalars, then (1.3) each op's timed_calls */
+#define FIELD_COUNT (VRIFT_OP_COUNT * FIELDS_PER_OP + VRIFT_MISC_COUNT + VRIFT_OP_COUNT)
 
 static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
@@ -161,6 +162,9 @@ void vr_layout_write(struct vrift_header *h, uint32_t slot_count, const char *cr
     for (int m = 0; m < VRIFT_MISC_COUNT; m++)
         put_field(f++, misc_fields[m].name, NULL, VRIFT_KIND_COUNTER, misc_fields[m].unit, 1,
                   offsetof(struct vrift_counters, misc) + (size_t)m * sizeof(uint64_t));
+    for (int op = 0; op < VRIFT_OP_COUNT; op++)
+        put_field(f++, op_names[op], "timed_calls", VRIFT_KIND_COUNTER, VRIFT_UNIT_EVENTS, 1,
+                  offsetof(struct vrift_counters, timed) + (size_t)op * sizeof(uint64_t));
 
     /* Slot 0 collects process images that found every slot taken. */
     struct vrift_slot_head *overflow = (struct vrift_slot_head *)((char *)h + h->slots_offset);

@@ -99,25 +99,30 @@ static inline uint64_t vr_clock(void)
     return vr_monotonic_ns();
 }
 
-/* Start time of a call the VFS served (always timed in timing mode: the
- * time-saved estimate needs every served call's cost); 0 = untimed. */
+/* A call's start is its clock reading with the low bit used as a tag:
+ * 0 = not timed; low bit 0 = timed with weight 1; low bit 1 = timed on
+ * the sample, weight `period` (one clock tick, < 1 ns, is lost). */
+#define VR_T0(clock) (((clock) & ~1ull) | 2ull) /* never 0 */
+
+/* Start of a call the VFS served (always timed in timing mode: the
+ * time-saved estimate needs every served call's cost). */
 static inline uint64_t vr_start(uint64_t ctl)
 {
-    return (VR_MODE(ctl) & VRIFT_MODE_TIME) ? vr_clock() : 0;
+    return (VR_MODE(ctl) & VRIFT_MODE_TIME) ? VR_T0(vr_clock()) : 0;
 }
 
 /* ---- sampled timing (timing.c; format 1.3) ----
- * Operations in vr_sampled_ops are timed each with probability
- * 1/(vr_sample_mask + 1): an independent coin per call (xorshift64 per
- * thread), so no periodic workload can fall into step with it and every
- * call has the same chance — the timed calls are a uniform sample, and
- * calls / timed scales them without bias. */
+ * Operations in vr_sampled_ops: each thread times its first
+ * VRIFT_SAMPLE_EXACT_FIRST calls of the operation (weight 1), then each
+ * call with probability 1/(vr_sample_mask + 1) (weight = the period): an
+ * independent coin per call (xorshift64 per thread), so no periodic
+ * workload can fall into step with it. */
 VR_HIDDEN extern uint64_t vr_sampled_ops;
 VR_HIDDEN extern uint64_t vr_sample_mask;
 VR_HIDDEN void vr_timing_init(const struct vrift_header *h);
 VR_HIDDEN uint64_t vr_coin_seed(void);
-
 VR_HIDDEN extern VR_TLS uint64_t vr_coin_state;
+VR_HIDDEN extern VR_TLS uint16_t vr_seen[VRIFT_OP_COUNT];
 
 static inline int vr_coin(void)
 {
@@ -131,26 +136,32 @@ static inline int vr_coin(void)
     return ((x >> 40) & vr_sample_mask) == 0;
 }
 
-/* Start time of a call of `op` (a constant in every wrapper), 0 when this
- * call is not timed. */
+/* Start of a call of `op` (a constant in every wrapper): 0 when it is
+ * not timed, else VR_T0 with the weight tag. */
 static inline uint64_t vr_start_op(uint64_t ctl, enum vrift_op op)
 {
     if (!(VR_MODE(ctl) & VRIFT_MODE_TIME))
         return 0;
-    if (((vr_sampled_ops >> op) & 1) && !vr_coin())
+    if (!((vr_sampled_ops >> op) & 1))
+        return VR_T0(vr_clock());
+    if (vr_seen[op] < VRIFT_SAMPLE_EXACT_FIRST) {
+        vr_seen[op]++;
+        return VR_T0(vr_clock());
+    }
+    if (!vr_coin())
         return 0;
-    return vr_clock();
+    return VR_T0(vr_clock()) | 1;
 }
 
-/* A timed call's weight in estimates kept per call (the hot-path table):
- * 1, or the period for a sampled operation (Horvitz-Thompson). */
-static inline uint64_t vr_sample_weight(enum vrift_op op)
+/* The weight of a timed call started at t0. */
+static inline uint64_t vr_weight(uint64_t t0)
 {
-    return ((vr_sampled_ops >> op) & 1) ? vr_sample_mask + 1 : 1;
+    return (t0 & 1) ? vr_sample_mask + 1 : 1;
 }
 
 static inline uint64_t vr_elapsed_ns(uint64_t t0, uint64_t t1)
 {
+    t0 &= ~3ull;
     if (t1 < t0)
         return 0;
     uint64_t d = t1 - t0;
@@ -235,9 +246,11 @@ static inline uint64_t vr_record_as(enum vrift_op op, uint64_t ctl, uint64_t t0,
     uint64_t ns = 0;
     vr_inc(&s->calls, 1, shared);
     if (t0) {
+        uint64_t w = vr_weight(t0);
         ns = vr_elapsed_ns(t0, t1);
-        vr_inc(&s->latency_ns, ns, shared);
-        vr_inc(&s->hist[vr_bucket(ns)], 1, shared);
+        vr_inc(&s->latency_ns, ns * w, shared);
+        vr_inc(&s->hist[vr_bucket(ns)], w, shared);
+        vr_inc(&c->timed[op], 1, shared);
     }
     if (VR_UNLIKELY(failed))
         vr_count_errors(s, err, shared);
@@ -292,7 +305,7 @@ static inline void vr_record_path(enum vrift_op op, uint64_t ctl, uint64_t t0, i
 {
     uint64_t ns = vr_record(op, ctl, t0, failed, err);
     if (VR_MODE(ctl) & VRIFT_MODE_HOT)
-        vr_hot_record(ctl, op, dirfd, path, ns * vr_sample_weight(op), failed);
+        vr_hot_record(ctl, op, dirfd, path, ns * vr_weight(t0), failed);
 }
 
 /* Count a call without timing it (tail-called dlopen). */

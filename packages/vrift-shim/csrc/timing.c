@@ -3,11 +3,12 @@
  *
  * Two clock reads cost ~20-40 ns here, more than counting a call, and
  * the cheap operations (stat, fstat, read, readdir...) are most calls of
- * a build. So every call is counted, but those operations are timed on
- * a uniform random sample: each call with probability 1/period, decided
- * by a per-thread xorshift64 coin. The session header names the period
- * and the sampled set; readers scale by calls / timed. A VFS run times
- * every call (the time-saved estimate compares served with real calls).
+ * a build. So every call is counted, but of those operations each thread
+ * times the first 64 calls (a short process's few calls stay exact), then
+ * each call with probability 1/period, decided by a per-thread xorshift64
+ * coin, and weighs it by the period. The session header names the period
+ * and the sampled set. A VFS run times every call (the time-saved
+ * estimate compares served with real calls).
  */
 #define _GNU_SOURCE
 #include <sys/syscall.h>
@@ -18,6 +19,7 @@
 uint64_t vr_sampled_ops;
 uint64_t vr_sample_mask;
 VR_TLS uint64_t vr_coin_state;
+VR_TLS uint16_t vr_seen[VRIFT_OP_COUNT];
 
 void vr_timing_init(const struct vrift_header *h)
 {

@@ -52,7 +52,7 @@ def syscall_lines(snap: Snapshot) -> list[str]:
     if sampled:
         period = snap.session.sample_period
         rate = f"a random 1-in-{period} sample" if period > 1 else "a sample"
-        lines.append(f"   * timed on {rate}: time = sampled mean x calls (an estimate; --exact-timing)")
+        lines.append(f"   * timed on {rate} after each thread's first 64 calls: estimates (--exact-timing)")
     return lines
 
 

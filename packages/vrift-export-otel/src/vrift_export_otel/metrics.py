@@ -80,7 +80,7 @@ def metrics_data(snapshot: Snapshot, service_name: str = "vrift") -> MetricsData
                         attributes=attrs,
                         start_time_unix_nano=start,
                         time_unix_nano=now,
-                        count=st.timed_calls,
+                        count=sum(st.histogram),  # = calls, estimated when sampled
                         sum=st.latency_ns / 1e9,
                         bucket_counts=list(st.histogram),
                         explicit_bounds=explicit_bounds_s(len(st.histogram)),

@@ -77,6 +77,13 @@ def field_specs() -> list[FieldSpec]:
                 misc_at + 8 * i,
             )
         )
+    timed_at = counters_at + ffi.offsetof("struct vrift_counters", "timed")
+    for i, op in enumerate(op_names()):  # 1.3: calls really timed
+        specs.append(
+            FieldSpec(
+                f"{op}.timed_calls", c("VRIFT_KIND_COUNTER"), c("VRIFT_UNIT_EVENTS"), 1, timed_at + 8 * i
+            )
+        )
     return specs
 
 

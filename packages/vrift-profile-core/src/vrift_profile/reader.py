@@ -257,7 +257,13 @@ class _SlotDecoder:
                 continue
             self.ops.append((op, tuple(p.offset // 8 for p in parts)))  # type: ignore[union-attr]
         self.hist = header.hist_buckets
-        op_fields = {f"{op}.{s}" for op, _ in self.ops for s in _OP_SUFFIXES}
+        # 1.3: OP.timed_calls (weighted latency and histogram); absent before
+        self.timed = {
+            op: by_name[f"{op}.timed_calls"].offset // 8
+            for op, _ in self.ops
+            if f"{op}.timed_calls" in by_name
+        }
+        op_fields = {f"{op}.{s}" for op, _ in self.ops for s in (*_OP_SUFFIXES, "timed_calls")}
         self.scalars = [
             (f.name, f.offset // 8)
             for f in header.fields
@@ -274,8 +280,9 @@ class _SlotDecoder:
     def add(self, totals: _Totals, words: memoryview) -> bool:
         """Add one slot's counters into `totals`; False if the slot is all zero.
         Works on raw words: a build has thousands of slots, few ops each."""
-        width = 5 + self.hist
+        width = 6 + self.hist
         any_nonzero = False
+        timed = self.timed
         for op, (ci, ei, ni, ai, li, hi) in self.ops:
             calls, errors, lat = words[ci], words[ei], words[li]
             if not (calls or lat or errors):
@@ -284,12 +291,16 @@ class _SlotDecoder:
             acc = totals.ops.get(op)
             if acc is None:
                 acc = totals.ops[op] = [0] * width
+                if op not in timed:
+                    acc[5] = -1  # before 1.3: no count of timed calls
             acc[0] += calls
             acc[1] += errors
             acc[2] += words[ni]
             acc[3] += words[ai]
             acc[4] += lat
-            acc[5:] = map(operator.add, acc[5:], words[hi : hi + self.hist])
+            if op in timed:
+                acc[5] += words[timed[op]]
+            acc[6:] = map(operator.add, acc[6:], words[hi : hi + self.hist])
         counters = totals.counters
         for name, i in self.scalars:
             v = words[i]
@@ -301,14 +312,18 @@ class _SlotDecoder:
 
 @dataclass
 class _Totals:
-    """Running sums for one command: per op [calls, errors, enoent, eacces, latency, *hist]."""
+    """Running sums for one command: per op [calls, errors, enoent, eacces,
+    latency, timed (-1: not recorded, before 1.3), *hist]."""
 
     ops: dict[str, list[int]]
     counters: dict[str, int]
     processes: int = 0
 
     def op_stats(self) -> dict[str, OpStats]:
-        return {op: OpStats(a[0], a[1], a[2], a[3], a[4], tuple(a[5:])) for op, a in self.ops.items()}
+        return {
+            op: OpStats(a[0], a[1], a[2], a[3], a[4], tuple(a[6:]), None if a[5] < 0 else a[5])
+            for op, a in self.ops.items()
+        }
 
 
 def read_header(path: str | os.PathLike[str]) -> Header:

@@ -30,22 +30,33 @@ class OpStats:
     # bucket i counts timed calls that took [2^i, 2^(i+1)) ns (0 ns in bucket 0,
     # the last bucket holds everything longer).
     histogram: tuple[int, ...] = (0,) * HIST_BUCKETS
+    # Format 1.3: how many calls were really timed. latency_ns and the
+    # histogram are then weighted (a call timed on a 1-in-P sample counts P
+    # times): estimates of the total time and of the distribution over all
+    # calls. None (older files): both describe the timed calls themselves,
+    # whose number is the histogram's total.
+    timed: int | None = None
 
     @property
     def timed_calls(self) -> int:
-        """Calls whose latency was measured (all of them, except sampled readdir)."""
-        return sum(self.histogram)
+        """Calls whose latency was really measured."""
+        return sum(self.histogram) if self.timed is None else self.timed
+
+    @property
+    def estimated(self) -> bool:
+        """Whether the time figures are estimates from a sample."""
+        return 0 < self.timed_calls < self.calls
 
     @property
     def mean_ns(self) -> float:
-        t = self.timed_calls
+        t = sum(self.histogram)
         return self.latency_ns / t if t else 0.0
 
     def percentile_ns(self, q: float) -> float | None:
         """Upper bound of the log2 bucket holding the q-quantile timed call
         (q in [0, 1]); the true value lies in that bucket, at most a factor
         of 2 below. None when nothing was timed; inf in the last bucket."""
-        total = self.timed_calls
+        total = sum(self.histogram)
         if total == 0:
             return None
         rank = max(1, -(-q * total // 1))  # ceil(q * total), at least the first call
@@ -66,14 +77,18 @@ class OpStats:
 
     @property
     def est_total_ns(self) -> float:
-        """Time spent in all calls: exact when every call was timed, else the
-        sampled mean times the number of calls."""
+        """Time spent in all calls: exact when every call was timed, else an
+        estimate (1.3: the weighted sum itself; older files: the sampled mean
+        times the number of calls)."""
+        if self.timed is not None:
+            return float(self.latency_ns)
         t = self.timed_calls
         if t == self.calls or t == 0:
             return float(self.latency_ns)
         return self.latency_ns * self.calls / t
 
     def __add__(self, other: OpStats) -> OpStats:
+        timed = None if self.timed is None and other.timed is None else (self.timed or 0) + (other.timed or 0)
         return OpStats(
             self.calls + other.calls,
             self.errors + other.errors,
@@ -81,6 +96,7 @@ class OpStats:
             self.eacces + other.eacces,
             self.latency_ns + other.latency_ns,
             tuple(a + b for a, b in zip(self.histogram, other.histogram, strict=True)),
+            timed,
         )
 
     def is_zero(self) -> bool:
@@ -94,6 +110,7 @@ class OpStats:
             "eacces": self.eacces,
             "latency_ns": self.latency_ns,
             "timed_calls": self.timed_calls,
+            "weighted": self.timed is not None,
             "histogram": list(self.histogram),
         }
 
@@ -106,6 +123,7 @@ class OpStats:
             int(d.get("eacces", 0)),
             int(d["latency_ns"]),
             tuple(int(x) for x in d["histogram"]),
+            int(d["timed_calls"]) if d.get("weighted") else None,
         )
 
 
@@ -187,8 +205,8 @@ class SessionInfo:
         if self.sample_period <= 1 or not self.sampled_ops:
             return None
         return (
-            f"{', '.join(self.sampled_ops)} timed on a random 1-in-{self.sample_period} sample: "
-            "their times are estimates (sampled mean x calls)"
+            f"{', '.join(self.sampled_ops)} timed on a random 1-in-{self.sample_period} sample "
+            "after each thread's first 64 calls: their times are estimates"
         )
 
     @property

@@ -283,12 +283,17 @@ class SyntheticWriter:
         eacces: int = 0,
         latency_ns: int = 0,
         histogram: dict[int, int] | None = None,
+        timed: int | None = None,
     ) -> None:
-        """Add to operation `op` (e.g. "stat") of slot `idx`; histogram maps bucket -> count."""
+        """Add to operation `op` (e.g. "stat") of slot `idx`; histogram maps
+        bucket -> count (weighted, format 1.3); `timed`: calls really timed
+        (default: the histogram's total, i.e. every timed call weighs 1)."""
         names = op_names()
         if op not in names:
             raise SessionError(f"unknown operation {op!r}")
-        o = self._counters(idx).op[names.index(op)]
+        ctr = self._counters(idx)
+        i = names.index(op)
+        o = ctr.op[i]
         o.calls += calls
         o.errors += errors
         o.enoent += enoent
@@ -296,6 +301,7 @@ class SyntheticWriter:
         o.latency_ns += latency_ns
         for bucket, n in (histogram or {}).items():
             o.hist[bucket] += n
+        ctr.timed[i] += sum((histogram or {}).values()) if timed is None else timed
 
     def add_counter(self, idx: int, name: str, value: int) -> None:
         names = misc_names()

@@ -48,17 +48,20 @@
 #define VRIFT_HOT_DEFAULT_ARENA 1048576
 #define VRIFT_HOT_MAX_PROBE 32
 
-/* Sampled timing (format 1.3). Every call is counted; the calls of the
- * cheap, frequent operations in the sampled set are timed each with
- * probability 1/period (an independent coin per call and thread, so no
- * workload can fall into step with it), every other call is timed. A
- * sampled operation's latency_ns and histogram describe its timed calls
- * (their number is the histogram's total): readers scale by
- * calls / timed (docs/format.md). Period 1 (--exact-timing) times every
- * call. The default set: stat, fstat, lstat, statx, access, close, read,
- * write, readdir (bits by enum vrift_op). */
+/* Sampled timing (format 1.3). Every call is counted. Of the cheap,
+ * frequent operations in the sampled set, each thread times the first
+ * VRIFT_SAMPLE_EXACT_FIRST calls of each operation, then each further call
+ * with probability 1/period (an independent coin per call, so no workload
+ * can fall into step with it); every other call is timed. Each timed call
+ * adds its latency and its histogram bucket with a weight, 1 or `period`
+ * (Horvitz-Thompson): latency_ns and the histogram are unbiased estimates
+ * of the total time and of the distribution over all calls, and
+ * OP.timed_calls counts the calls really timed (docs/format.md). Period 1
+ * (--exact-timing) times every call. The default set: stat, fstat, lstat,
+ * statx, access, close, read, write, readdir (bits by enum vrift_op). */
 #define VRIFT_DEFAULT_SAMPLE_PERIOD 16
 #define VRIFT_DEFAULT_SAMPLED_OPS 4575
+#define VRIFT_SAMPLE_EXACT_FIRST 64
 
 /* VFS projections recorded per session (format 1.2). */
 #define VRIFT_MAX_PROJECTIONS 8
@@ -320,13 +323,14 @@ struct vrift_op_stats {
     uint64_t errors;            /* calls that returned failure */
     uint64_t enoent;
     uint64_t eacces;
-    uint64_t latency_ns;        /* sum over timed calls (all, or a sample: see above) */
+    uint64_t latency_ns;        /* sum over timed calls, each with its weight (1.3; see above) */
     uint64_t hist[VRIFT_HIST_BUCKETS];
 };
 
 struct vrift_counters {
     struct vrift_op_stats op[VRIFT_OP_COUNT];
     uint64_t misc[VRIFT_MISC_COUNT];
+    uint64_t timed[VRIFT_OP_COUNT];  /* 1.3: calls really timed (OP.timed_calls) */
 };
 
 struct vrift_slot {
