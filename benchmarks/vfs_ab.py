@@ -3,7 +3,8 @@ without the VFS serving it, side by side, next to the time-saved estimate.
 
     .venv/bin/python benchmarks/vfs_ab.py [--reps 9] [--files 20000]
 
-Both sides run under the shim with full profiling, on the same projected
+Both sides run under the shim with full profiling and exact timing (a VFS
+run times every call, so side A does too), on the same projected
 tree; only `--vfs` differs. The measured saving is median(A) - median(B)
 of wall time over alternating runs; the estimate is what the B sessions'
 counters claim (vrift_profile.vfsstats: served calls x mean real latency
@@ -67,7 +68,7 @@ def make_tree(root: Path, files: int) -> None:
 
 def run(args: list[str], vfs: Path | None, proj: Path, session: Path, env: dict) -> tuple[float, float]:
     """(wall seconds of the whole command, seconds the workload itself reports)."""
-    create_session(session)
+    create_session(session, exact_timing=True)  # a VFS run times every call: so does side A
     cmd = [*VRIFT, "run", "--profile", str(session)] + (["--vfs", str(proj)] if vfs else []) + ["--", *args]
     t0 = time.perf_counter()
     out = subprocess.run(cmd, cwd=proj, env=env, check=True, capture_output=True, text=True).stdout
