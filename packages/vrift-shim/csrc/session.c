@@ -7,12 +7,20 @@
  * claim), once per fork (forget the parent's slot). It uses raw
  * syscalls only, so it never re-enters a wrapper, keeps no fd open and
  * leaves errno as it found it. Any problem means: stay out of the way.
+ *
+ * It runs in every process of a build, so it is written to touch as few
+ * pages as possible (docs/shim.md, "Per-exec cost"): each first touch of
+ * a page is a page fault, 1-6 us on the VM we measured on, more than
+ * everything else attach does. Hence inline syscalls instead of libc's
+ * (geteuid, syscall), our own environment scan instead of getenv and
+ * strcasecmp, no snprintf or strncpy, no cpuid (a trap to the
+ * hypervisor, 4-14 us each), the session header read with pread and its
+ * page first touched by a write (no fault-around), and the slot's start
+ * time read with the clock_gettime syscall (not the vDSO's data page).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -36,13 +44,54 @@ static uint32_t vr_claiming; /* 1 while some thread of this image claims a slot 
 static VR_TLS int vr_claiming_here; /* this thread is the one claiming */
 struct vrift_counters *vr_overflow_counters;
 
-/* ---- raw syscalls: never through a wrapper ---- */
+extern char **environ;
+
+/* ---- raw syscalls: never through a wrapper, nor through libc ----
+ * They return the result or -errno and never touch errno. */
+
+#if defined(__x86_64__)
+static inline long vr_sys(long n, long a, long b, long c, long d, long e, long f)
+{
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+#else
+static long vr_sys(long n, long a, long b, long c, long d, long e, long f)
+{
+    int saved = errno;
+    long r = syscall(n, a, b, c, d, e, f);
+    if (r == -1)
+        r = -errno;
+    errno = saved;
+    return r;
+}
+#endif
+#define SYS0(n) vr_sys((n), 0, 0, 0, 0, 0, 0)
+#define SYS1(n, a) vr_sys((n), (long)(a), 0, 0, 0, 0, 0)
+#define SYS2(n, a, b) vr_sys((n), (long)(a), (long)(b), 0, 0, 0, 0)
+#define SYS3(n, a, b, c) vr_sys((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define SYS4(n, a, b, c, d) vr_sys((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+
+/* mmap/munmap are wrapped (counted) by this library: never call them. */
+static void *raw_mmap_shared(int fd, uint64_t size)
+{
+    long p = vr_sys(SYS_mmap, 0, (long)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    return p < 0 && p > -4096 ? MAP_FAILED : (void *)p;
+}
+static void raw_munmap(void *p, uint64_t size) { SYS2(SYS_munmap, p, size); }
 
 static long raw_openat(int dfd, const char *p, int flags, int mode)
 {
-    return syscall(SYS_openat, dfd, p, flags, mode);
+    return SYS4(SYS_openat, dfd, p, flags, mode);
 }
-static void raw_close(int fd) { syscall(SYS_close, fd); }
+static void raw_close(int fd) { SYS1(SYS_close, fd); }
 
 uint64_t vr_monotonic_ns(void)
 {
@@ -55,6 +104,17 @@ static uint64_t realtime_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The same through the syscall: once per process image (the slot's start
+ * time), where the vDSO would first touch its data page (a page fault,
+ * dearer than the syscall). */
+static uint64_t realtime_ns_syscall(void)
+{
+    struct timespec ts;
+    if (SYS2(SYS_clock_gettime, CLOCK_REALTIME, &ts) != 0)
+        return realtime_ns();
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -75,7 +135,9 @@ static int cpu_has_invariant_tsc(void)
 }
 
 /* Measure TSC ticks against CLOCK_MONOTONIC over ~5 ms and express one
- * tick in ns as mult >> 32. Done once per session, by its creator. */
+ * tick in ns as mult >> 32. Done once per session, by its creator, which
+ * alone checks the TSC with cpuid: attaching processes trust the header
+ * (cpuid traps to the hypervisor in a VM, 4-14 us per instruction). */
 VR_EXPORT int vrift_shim_calibrate_clock(uint64_t *mult, uint32_t *shift)
 {
     *mult = 0;
@@ -99,44 +161,98 @@ VR_EXPORT int vrift_shim_calibrate_clock(uint64_t *mult, uint32_t *shift)
 #endif
 }
 
+/* ---- the environment, read without libc ---- */
+
+/* The value of `name` (first match, as getenv), or NULL. */
+static const char *env_value(const char *name)
+{
+    for (char **e = environ; e && *e; e++) {
+        const char *s = *e, *n = name;
+        while (*n && *s == *n) {
+            s++;
+            n++;
+        }
+        if (!*n && *s == '=')
+            return s + 1;
+    }
+    return NULL;
+}
+
+/* `v` equals the lower-case word `w`, ignoring ASCII case. */
+static int word_is(const char *v, const char *w)
+{
+    for (; *w; v++, w++)
+        if ((*v | 0x20) != *w)
+            return 0;
+    return *v == '\0';
+}
+
+/* Append `s` at out[*n], keeping room for the terminator; -1 if too long. */
+static int put(char *out, size_t len, size_t *n, const char *s)
+{
+    for (; *s; s++) {
+        if (*n + 1 >= len)
+            return -1;
+        out[(*n)++] = *s;
+    }
+    out[*n] = '\0';
+    return 0;
+}
+
+static int put_uint(char *out, size_t len, size_t *n, unsigned v)
+{
+    char d[12];
+    int k = 0;
+    do
+        d[k++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    char r[12];
+    for (int i = 0; i < k; i++)
+        r[i] = d[k - 1 - i];
+    r[k] = '\0';
+    return put(out, len, n, r);
+}
+
 /* ---- where sessions live ---- */
 
 /* $XDG_RUNTIME_DIR/vrift, else /tmp/vrift-<euid>; same rule as
- * vrift_profile.paths.run_dir(). */
-static int run_dir(char *out, size_t len)
+ * vrift_profile.paths.run_dir(). Its length goes to *n. */
+static int run_dir(char *out, size_t len, size_t *n, unsigned euid)
 {
-    const char *x = getenv("XDG_RUNTIME_DIR");
-    int n;
+    const char *x = env_value("XDG_RUNTIME_DIR");
+    *n = 0;
     if (x && x[0] == '/')
-        n = snprintf(out, len, "%s/vrift", x);
-    else
-        n = snprintf(out, len, "/tmp/vrift-%u", (unsigned)geteuid());
-    return n > 0 && (size_t)n < len ? 0 : -1;
+        return put(out, len, n, x) || put(out, len, n, "/vrift") ? -1 : 0;
+    return put(out, len, n, "/tmp/vrift-") || put_uint(out, len, n, euid) ? -1 : 0;
 }
 
 /* The current session is named by <run_dir>/current (one line: a path),
  * written by `vrift profile start`. */
-static int current_session(char *out, size_t len)
+static int current_session(char *out, size_t len, unsigned euid)
 {
-    char dir[512], ptr[600];
-    if (run_dir(dir, sizeof dir) != 0)
+    char ptr[600];
+    size_t n0;
+    if (run_dir(ptr, sizeof ptr, &n0, euid) != 0)
         return -1;
     struct stat st;
-    if (syscall(SYS_lstat, dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-        (st.st_mode & 077) != 0)
+    if (SYS4(SYS_newfstatat, AT_FDCWD, ptr, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
+        st.st_uid != euid || (st.st_mode & 077) != 0)
         return -1;
-    snprintf(ptr, sizeof ptr, "%s/current", dir);
+    if (put(ptr, sizeof ptr, &n0, "/current") != 0)
+        return -1;
     long fd = raw_openat(AT_FDCWD, ptr, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    long n = syscall(SYS_read, (int)fd, out, len - 1);
+    long n = SYS3(SYS_read, (int)fd, out, len - 1);
     raw_close((int)fd);
     if (n <= 0)
         return -1;
     out[n] = '\0';
-    char *nl = memchr(out, '\n', (size_t)n);
-    if (nl)
-        *nl = '\0';
+    for (long i = 0; i < n; i++)
+        if (out[i] == '\n') {
+            out[i] = '\0';
+            break;
+        }
     return out[0] == '/' ? 0 : -1;
 }
 
@@ -161,19 +277,19 @@ static int header_usable(const struct vrift_header *h, uint64_t size)
 static struct vrift_header *create_session(int fd, uint64_t *size_out)
 {
     uint64_t size = vr_layout_file_size(VRIFT_DEFAULT_SLOT_COUNT);
-    long rc = syscall(SYS_fallocate, fd, 0, 0, (long)size);
-    if (rc != 0 && (errno == EOPNOTSUPP || errno == ENOSYS))
-        rc = syscall(SYS_ftruncate, fd, (long)size);
+    long rc = SYS4(SYS_fallocate, fd, 0, 0, (long)size);
+    if (rc == -EOPNOTSUPP || rc == -ENOSYS)
+        rc = SYS2(SYS_ftruncate, fd, (long)size);
     if (rc != 0)
         return NULL;
-    void *p = (void *)syscall(SYS_mmap, NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void *p = raw_mmap_shared(fd, size);
     if (p == MAP_FAILED)
         return NULL;
     struct vrift_header *h = p;
     vr_layout_write(h, VRIFT_DEFAULT_SLOT_COUNT, "libvrift_shim");
     h->start_realtime_ns = realtime_ns();
     h->start_monotonic_ns = vr_monotonic_ns();
-    h->creator_pid = (uint32_t)syscall(SYS_getpid);
+    h->creator_pid = (uint32_t)SYS0(SYS_getpid);
     uint64_t mult;
     uint32_t shift;
     h->clock_source = (uint32_t)vrift_shim_calibrate_clock(&mult, &shift);
@@ -184,21 +300,43 @@ static struct vrift_header *create_session(int fd, uint64_t *size_out)
     return h;
 }
 
-static struct vrift_header *attach(const char *path, int may_create)
+/* Check the header through a copy read with pread, before mapping: a
+ * first read through the mapping would be a read fault, and the kernel
+ * maps up to 16 neighbouring cached pages on a read fault ("fault-around":
+ * the field table and other processes' slots), each of which costs again
+ * when the process exits. 0 when the file is a ready, usable session. */
+static int header_ready(int fd, uint64_t size)
+{
+    struct vrift_header copy;
+    /* A creator may still be filling it in: wait up to ~200 ms. */
+    for (int i = 0;; i++) {
+        if (SYS4(SYS_pread64, fd, &copy, sizeof copy, 0) != (long)sizeof copy)
+            return -1;
+        if (copy.pre.ready)
+            break;
+        if (i >= 2000)
+            return -1;
+        struct timespec ts = {0, 100000};
+        SYS2(SYS_nanosleep, &ts, NULL);
+    }
+    return header_usable(&copy, size) ? 0 : -1;
+}
+
+static struct vrift_header *attach(const char *path, int may_create, unsigned euid)
 {
     uint64_t size = 0;
     struct vrift_header *h = NULL;
     long fd = raw_openat(AT_FDCWD, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
-    if (fd < 0 && errno == ENOENT && may_create) {
+    if (fd == -ENOENT && may_create) {
         fd = raw_openat(AT_FDCWD, path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd >= 0) {
             h = create_session((int)fd, &size);
             if (!h) {
-                syscall(SYS_unlink, path);
+                SYS1(SYS_unlink, path);
                 raw_close((int)fd);
                 return NULL;
             }
-        } else if (errno == EEXIST) { /* lost the creation race: open theirs */
+        } else if (fd == -EEXIST) { /* lost the creation race: open theirs */
             fd = raw_openat(AT_FDCWD, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
         }
     }
@@ -206,28 +344,30 @@ static struct vrift_header *attach(const char *path, int may_create)
         return NULL;
     if (!h) {
         struct stat st;
-        if (syscall(SYS_fstat, (int)fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-            st.st_uid != geteuid() || (st.st_mode & 077) != 0 || st.st_nlink != 1 ||
-            (uint64_t)st.st_size < sizeof(struct vrift_header)) {
+        if (SYS2(SYS_fstat, (int)fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != euid ||
+            (st.st_mode & 077) != 0 || st.st_nlink != 1 ||
+            (uint64_t)st.st_size < sizeof(struct vrift_header) || header_ready((int)fd, (uint64_t)st.st_size) != 0) {
             raw_close((int)fd);
             return NULL;
         }
         size = (uint64_t)st.st_size;
-        void *p = (void *)syscall(SYS_mmap, NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, (int)fd, 0);
+        void *p = raw_mmap_shared((int)fd, size);
         if (p == MAP_FAILED) {
             raw_close((int)fd);
             return NULL;
         }
         h = p;
-        /* A creator may still be filling it in: wait up to ~200 ms. */
-        for (int i = 0; i < 2000 && !__atomic_load_n(&h->pre.ready, __ATOMIC_ACQUIRE); i++) {
-            struct timespec ts = {0, 100000};
-            syscall(SYS_nanosleep, &ts, NULL);
-        }
+        /* The header page's first touch is a write (adding 0 changes
+         * nothing): a write fault maps that one page, writable, where a
+         * read fault would fault-around and, on a file system that tracks
+         * dirty pages (ext4), the slot claim would fault once more to make
+         * it writable. The page holds data the creator wrote, so it has its
+         * blocks: no SIGBUS on a full disk. */
+        __atomic_fetch_add(&h->slots_next, 0, __ATOMIC_RELAXED);
     }
     raw_close((int)fd);
     if (!__atomic_load_n(&h->pre.ready, __ATOMIC_ACQUIRE) || !header_usable(h, size)) {
-        syscall(SYS_munmap, h, size);
+        raw_munmap(h, size);
         return NULL;
     }
     return h;
@@ -250,11 +390,13 @@ static struct vrift_counters *take_slot(struct vrift_header *h, uint32_t gen)
         return &slot_at(0)->counters;
     }
     struct vrift_slot *s = slot_at(idx);
-    s->head.pid = (uint32_t)syscall(SYS_getpid);
-    s->head.ppid = (uint32_t)syscall(SYS_getppid);
+    s->head.pid = (uint32_t)SYS0(SYS_getpid);
+    s->head.ppid = (uint32_t)SYS0(SYS_getppid);
     s->head.reset_generation = gen;
-    s->head.start_realtime_ns = realtime_ns();
-    strncpy(s->head.comm, program_invocation_short_name, VRIFT_COMM_LEN - 1);
+    s->head.start_realtime_ns = realtime_ns_syscall();
+    const char *comm = program_invocation_short_name;
+    for (size_t i = 0; comm && comm[i] && i < VRIFT_COMM_LEN - 1; i++)
+        s->head.comm[i] = comm[i];
     __atomic_store_n(&s->head.state, VRIFT_SLOT_LIVE, __ATOMIC_RELEASE);
     vr_counters_shared = 0;
     return &s->counters;
@@ -332,11 +474,30 @@ static void forget_slot_in_child(void)
 
 /* ---- constructor ---- */
 
+#if defined(__GLIBC__)
+/* pthread_atfork is a static stub (libc_nonshared.a) that calls this with
+ * our DSO handle (so that dlclose unregisters the handler). Calling it
+ * ourselves leaves the stub out: it would sit at the far end of the code,
+ * on a page no other startup code touches (one more page fault). */
+extern int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
+                             void *dso_handle);
+extern void *__dso_handle __attribute__((weak, visibility("hidden")));
+#define vr_atfork_child(fn) __register_atfork(NULL, NULL, (fn), &__dso_handle ? __dso_handle : NULL)
+#else
+#define vr_atfork_child(fn) pthread_atfork(NULL, NULL, (fn))
+#endif
+
+/* DT_FINI (build_shim.py links with -Wl,-fini=vr_fini): the default,
+ * _fini, is an empty function at the far end of the code, which would
+ * cost every process a page fault at exit just to run it. */
+VR_HIDDEN __attribute__((cold)) void vr_fini(void);
+void vr_fini(void) {}
+
 static int env_flag(const char *v)
 {
     if (!v || !*v)
         return -1;
-    if (!strcmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off"))
+    if ((v[0] == '0' && !v[1]) || word_is(v, "false") || word_is(v, "no") || word_is(v, "off"))
         return 0;
     return 1;
 }
@@ -347,32 +508,40 @@ static int env_flag(const char *v)
 __attribute__((constructor, cold, noinline)) static void vr_init(void)
 {
     int saved = errno;
-    const char *path = getenv("VRIFT_PROFILE_PATH");
-    int flag = env_flag(getenv("VRIFT_PROFILE"));
+    const char *path = env_value("VRIFT_PROFILE_PATH");
+    int flag = env_flag(env_value("VRIFT_PROFILE"));
     if (path && !*path)
         path = NULL;
     if (flag == 0 || (flag < 0 && !path))
         goto out;
     char cur[1024];
     int may_create = path != NULL;
+    unsigned euid = (unsigned)SYS0(SYS_geteuid);
     if (!path) {
-        if (current_session(cur, sizeof cur) != 0)
+        if (current_session(cur, sizeof cur, euid) != 0)
             goto out;
         path = cur;
     }
-    struct vrift_header *h = attach(path, may_create);
+    struct vrift_header *h = attach(path, may_create, euid);
     if (!h)
         goto out;
-    vr_use_tsc = h->clock_source == VRIFT_CLOCK_TSC && h->clock_mult && cpu_has_invariant_tsc();
+    /* The session's creator checked the TSC (cpuid) when it calibrated. */
+    vr_use_tsc = h->clock_source == VRIFT_CLOCK_TSC && h->clock_mult && h->clock_shift < 64;
     vr_tsc_mult = h->clock_mult;
     vr_tsc_shift = h->clock_shift;
     vr_hdr = h;
     vr_timing_init(h);
     vr_overflow_counters = &slot_at(0)->counters;
-    pthread_atfork(NULL, NULL, forget_slot_in_child);
+    vr_atfork_child(forget_slot_in_child);
     __atomic_store_n(&vr_control_word, (const uint64_t *)(void *)&h->enabled, __ATOMIC_RELEASE);
 out:
-    /* Projections are served whether or not this process counts. */
-    vr_vfs_init(getenv("VRIFT_VFS"));
+    /* Projections are served whether or not this process counts (and
+     * without one, its code is not even called: it may sit on a page
+     * this process has not touched). */
+    {
+        const char *vfs = env_value("VRIFT_VFS");
+        if (vfs && *vfs)
+            vr_vfs_init(vfs);
+    }
     errno = saved;
 }
