@@ -120,36 +120,34 @@ static inline uint64_t vr_start(uint64_t ctl)
 VR_HIDDEN extern uint64_t vr_sampled_ops;
 VR_HIDDEN extern uint64_t vr_sample_mask;
 VR_HIDDEN void vr_timing_init(const struct vrift_header *h);
-VR_HIDDEN uint64_t vr_coin_seed(void);
-VR_HIDDEN extern VR_TLS uint64_t vr_coin_state;
+VR_HIDDEN extern VR_TLS uint32_t vr_gap;
 VR_HIDDEN extern VR_TLS uint16_t vr_seen[VRIFT_OP_COUNT];
-
-static inline int vr_coin(void)
-{
-    uint64_t x = vr_coin_state;
-    if (VR_UNLIKELY(x == 0))
-        x = vr_coin_seed();
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    vr_coin_state = x;
-    return ((x >> 40) & vr_sample_mask) == 0;
-}
+/* Calls until the next timed one: geometric with p = 1/period (>= 1). */
+VR_HIDDEN uint32_t vr_draw_gap(void);
 
 /* Start of a call of `op` (a constant in every wrapper): 0 when it is
- * not timed, else VR_T0 with the weight tag. */
+ * not timed, else VR_T0 with the weight tag. Past the exact phase, one
+ * countdown per thread over all sampled calls: with geometric gaps (a
+ * memoryless Bernoulli process), every call is timed independently with
+ * probability 1/period, at the cost of a decrement per call. */
 static inline uint64_t vr_start_op(uint64_t ctl, enum vrift_op op)
 {
     if (!(VR_MODE(ctl) & VRIFT_MODE_TIME))
         return 0;
     if (!((vr_sampled_ops >> op) & 1))
         return VR_T0(vr_clock());
-    if (vr_seen[op] < VRIFT_SAMPLE_EXACT_FIRST) {
+    if (VR_UNLIKELY(vr_seen[op] < VRIFT_SAMPLE_EXACT_FIRST)) {
         vr_seen[op]++;
         return VR_T0(vr_clock());
     }
-    if (!vr_coin())
+    uint32_t g = vr_gap;
+    if (VR_UNLIKELY(g == 0))
+        g = vr_draw_gap(); /* the thread's first sampled call */
+    if (VR_LIKELY(--g != 0)) {
+        vr_gap = g;
         return 0;
+    }
+    vr_gap = vr_draw_gap();
     return VR_T0(vr_clock()) | 1;
 }
 

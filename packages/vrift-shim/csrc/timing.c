@@ -5,8 +5,9 @@
  * the cheap operations (stat, fstat, read, readdir...) are most calls of
  * a build. So every call is counted, but of those operations each thread
  * times the first 64 calls (a short process's few calls stay exact), then
- * each call with probability 1/period, decided by a per-thread xorshift64
- * coin, and weighs it by the period. The session header names the period
+ * each call with probability 1/period (a per-thread countdown over
+ * geometric gaps drawn from xorshift64: a Bernoulli process, so no
+ * workload can fall into step with it), and weighs it by the period. The session header names the period
  * and the sampled set. A VFS run times every call (the time-saved
  * estimate compares served with real calls).
  */
@@ -18,7 +19,7 @@
 
 uint64_t vr_sampled_ops;
 uint64_t vr_sample_mask;
-VR_TLS uint64_t vr_coin_state;
+VR_TLS uint32_t vr_gap;
 VR_TLS uint16_t vr_seen[VRIFT_OP_COUNT];
 
 void vr_timing_init(const struct vrift_header *h)
@@ -39,9 +40,40 @@ void vr_timing_init(const struct vrift_header *h)
     vr_sampled_ops = ops;
 }
 
-/* A thread's first coin: any nonzero state, different per thread. */
-uint64_t vr_coin_seed(void)
+static VR_TLS uint64_t vr_coin_state;
+static VR_TLS uint64_t vr_coin_bits; /* unused random bits, and how many */
+static VR_TLS unsigned vr_coin_left;
+
+static uint64_t next_random(void)
 {
-    uint64_t x = vr_clock() ^ ((uint64_t)syscall(SYS_gettid) << 32) ^ 0x9E3779B97F4A7C15ull;
-    return x ? x : 1;
+    uint64_t x = vr_coin_state;
+    if (x == 0) /* the thread's first draw: any nonzero state, different per thread */
+        x = vr_clock() ^ ((uint64_t)syscall(SYS_gettid) << 32) ^ 0x9E3779B97F4A7C15ull;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    vr_coin_state = x ? x : 1;
+    return x;
+}
+
+/* A geometric gap: trials until the first success, each trial a fresh
+ * log2(period)-bit slice of xorshift64 output being zero (p = 1/period). */
+uint32_t vr_draw_gap(void)
+{
+    unsigned bits = (unsigned)__builtin_popcountll(vr_sample_mask);
+    if (bits == 0)
+        return 1;
+    uint32_t k = 1;
+    for (;;) {
+        if (vr_coin_left < bits) {
+            vr_coin_bits = next_random();
+            vr_coin_left = 64;
+        }
+        uint64_t slice = vr_coin_bits & vr_sample_mask;
+        vr_coin_bits >>= bits;
+        vr_coin_left -= bits;
+        if (slice == 0 || k == UINT32_MAX)
+            return k;
+        k++;
+    }
 }
