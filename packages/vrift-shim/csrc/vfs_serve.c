@@ -302,24 +302,10 @@ int vr_vfs_readlink(int dirfd, const char *path, char *buf, size_t n, ssize_t *r
 
 /* ---- opening ---- */
 
-/* A projected directory: the real open, tracked so that calls relative to
- * it are served (also once it has changed: its children may not have). */
-static int open_dir(int dirfd, const char *path, int flags, mode_t mode, const struct vr_hit *hit, uint64_t ctl,
-                    uint64_t t0, int *ret)
-{
-    long fd = syscall(SYS_openat, dirfd, path, flags, mode);
-    int e = errno;
-    if (fd >= 0)
-        vr_track_fd((int)fd, hit->pi, hit->idx);
-    *ret = (int)fd;
-    if (VR_MODE(ctl))
-        vr_record_path(VRIFT_OP_OPEN, ctl, t0, fd < 0, e, dirfd, path);
-    errno = e;
-    return 1;
-}
-
-/* The real open of a projected file, tracked so that fstat on the fd
- * serves its record (or, once it changed, keeps its identity). */
+/* The real open of a projected file or directory, tracked: fstat on the
+ * fd serves its record (or, once it changed, keeps its identity), and
+ * calls relative to a directory fd are served (also once the directory
+ * has changed: its children may not have). */
 static int open_tracked(int dirfd, const char *path, int flags, mode_t mode, const struct vr_hit *hit,
                         uint64_t ctl, uint64_t t0, int *ret)
 {
@@ -362,7 +348,7 @@ int vr_vfs_open(int dirfd, const char *path, int flags, mode_t mode, int *ret)
     if (!vr_lookup(dirfd, path, follow | VR_DIRTY_OK, ctl, &hit))
         return 0;
     if (hit.e->type == VRIFT_ENTRY_DIR)
-        return open_dir(dirfd, path, flags, mode, &hit, ctl, t0, ret);
+        return open_tracked(dirfd, path, flags, mode, &hit, ctl, t0, ret);
     struct vr_proj *p = &vr_projs[hit.pi];
     if (hit.e->type != VRIFT_ENTRY_FILE || (flags & (O_PATH | O_DIRECTORY)) || ((flags & O_CREAT) && (flags & O_EXCL)))
         return 0;
