@@ -204,7 +204,8 @@ void vr_detach(struct vr_proj *p)
 static void register_in_session(const struct vr_proj *p)
 {
     struct vrift_header *h = vr_hdr;
-    if (!h || !p->m || h->pre.minor < 2 || h->pre.header_len < sizeof *h)
+    if (!h || !p->m || !__atomic_load_n(&h->enabled, __ATOMIC_RELAXED) || h->pre.minor < 2 ||
+        h->pre.header_len < sizeof *h)
         return;
     for (int i = 0; i < VRIFT_MAX_PROJECTIONS; i++) {
         uint64_t expect = 0;

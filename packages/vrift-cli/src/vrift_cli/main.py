@@ -20,8 +20,33 @@ class SubParser(argparse.ArgumentParser):
         self.exit(2, f"vrift: {message} (see `{self.prog} --help`)\n")
 
 
+def version_text() -> str:
+    """The vrift packages installed, and the profile format the shim writes."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from vrift_profile.layout import c
+
+    parts = []
+    for dist in ("vrift-cli", "vrift-profile-core", "vrift-shim", "vrift-vfs"):
+        try:
+            parts.append(f"{dist} {version(dist)}")
+        except PackageNotFoundError:
+            parts.append(f"{dist} (not installed)")
+    fmt = f"{c('VRIFT_VERSION_MAJOR')}.{c('VRIFT_VERSION_MINOR')}"
+    return f"vrift: {', '.join(parts)}; profile format {fmt}"
+
+
+class _Version(argparse.Action):
+    """argparse's own version action re-wraps the line: print it as it is."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+        print(version_text())
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = SubParser(prog="vrift", description="File-system profiler and content-addressed VFS for builds.")
+    p.add_argument("--version", action=_Version, nargs=0, help="show the versions and exit")
     sub = p.add_subparsers(dest="verb", required=True, parser_class=SubParser)
     run_cmd.add_parser(sub)
     profile_cmd.add_parser(sub)

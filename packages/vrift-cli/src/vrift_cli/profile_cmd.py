@@ -23,7 +23,7 @@ from vrift_profile.launch import shim_environment
 from vrift_profile.paths import ENV_PATH, check_parent_dir, current_session, new_session_path
 from vrift_profile.writer import create_session
 
-from . import render
+from . import render, sessions_cmd
 from .run_cmd import command_of, launch_failed
 
 
@@ -38,7 +38,7 @@ def _slots(value: str) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("profile", help="profile sessions: start, show, export, reset, stop, run")
+    p = sub.add_parser("profile", help="profile sessions: start, show, export, reset, stop, run, ls, clean")
     verbs = p.add_subparsers(dest="profile_verb", required=True, parser_class=type(p))
 
     def verb(name: str, func, help: str) -> argparse.ArgumentParser:
@@ -57,6 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _exact_timing_flag(v)
     verb("stop", stop, "stop counting (running processes obey at their next call)")
     verb("reset", reset_cmd, "zero all counters of the session")
+    sessions_cmd.add_verbs(verbs)
     v = verb("show", show, "print the session's statistics")
     v.add_argument("--hot", type=int, metavar="N", default=0, help="also list the N hottest paths")
     v.add_argument("--by-command", action="store_true", help="full per-command breakdown")

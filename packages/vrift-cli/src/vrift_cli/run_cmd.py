@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -80,6 +81,11 @@ def exec_command(cmd: list[str], env: dict[str, str]) -> int:
 def run(args: argparse.Namespace) -> int:
     cmd = command_of(args)
     session = session_for_run(args.profile)
+    if session is None and not args.vfs and shutil.which(cmd[0]):  # a missing command says so itself
+        print(
+            "vrift: no profile session: nothing is recorded (start one with `vrift profile start`)",
+            file=sys.stderr,
+        )
     env = shim_environment(session)
     if args.vfs:
         from .vfs_cmd import vfs_environment

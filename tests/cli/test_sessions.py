@@ -1,0 +1,52 @@
+"""Session files you can see and clean up; --version; a run that records nothing says so."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from helpers import vrift
+from vrift_profile.layout import c
+
+
+def test_ls_and_clean_never_touch_a_running_session_or_a_foreign_file(rundir: Path):
+    running = Path(vrift("profile", "start").stdout.splitlines()[0].rsplit(": ", 1)[1])
+    vrift("profile", "stop")
+    stopped = running  # the first one, now stopped
+    fresh = Path(vrift("profile", "start", "--new").stdout.splitlines()[0].rsplit(": ", 1)[1])
+    (rundir / "notes.vrift").write_text("not a session\n")
+    listing = vrift("profile", "ls").stdout
+    assert f"{stopped.name}  stopped" in listing and f"{fresh.name}  running" in listing
+    assert "notes.vrift  unreadable" in listing and "(current)" in listing and "3 files" in listing
+    # young sessions are kept by default (7 days)
+    assert "deleted 0 stopped sessions" in vrift("profile", "clean").stdout and stopped.exists()
+    assert "would delete 1 stopped session " in vrift("profile", "clean", "--all", "--dry-run").stdout
+    assert stopped.exists()
+    out = vrift("profile", "clean", "--all").stdout
+    assert out.startswith("vrift: deleted 1 stopped session (") and not stopped.exists()
+    assert fresh.exists() and (rundir / "notes.vrift").exists()  # running and foreign files stay
+    bad = vrift("profile", "clean", "--older-than", "soon", check=False)
+    assert bad.returncode == 2 and "not an age: 'soon'" in bad.stderr and len(bad.stderr.splitlines()) == 1
+
+
+def test_clean_by_age(rundir: Path):
+    path = Path(vrift("profile", "start").stdout.splitlines()[0].rsplit(": ", 1)[1])
+    vrift("profile", "stop")
+    time.sleep(1.2)
+    assert "deleted 0" in vrift("profile", "clean", "--older-than", "1h").stdout and path.exists()
+    assert "deleted 1" in vrift("profile", "clean", "--older-than", "1s").stdout and not path.exists()
+
+
+def test_version_names_the_packages_and_the_format():
+    out = vrift("--version").stdout
+    fmt = f"profile format {c('VRIFT_VERSION_MAJOR')}.{c('VRIFT_VERSION_MINOR')}"
+    assert out.startswith("vrift: vrift-cli ") and "vrift-shim " in out and out.rstrip().endswith(fmt)
+
+
+def test_run_without_a_session_says_nothing_is_recorded(rundir: Path):
+    r = vrift("run", "--", "true")
+    assert r.returncode == 0 and r.stderr == (
+        "vrift: no profile session: nothing is recorded (start one with `vrift profile start`)\n"
+    )
+    vrift("profile", "start")
+    assert vrift("run", "--", "true").stderr == ""
