@@ -51,9 +51,10 @@ def test_start_run_show_stop_reset(cbin: Path, rundir: Path, tmp_path):
     vrift("run", "--", str(cbin / "stat_loop"), "/etc/hostname", "100", "/nonexistent", "0")
     assert _calls()["syscalls"]["stat"]["calls"] == 1234
     assert "(stopped)" in vrift("profile", "show").stdout
-    assert "resumed" in vrift("profile", "start").stdout
+    assert "resumed" in vrift("profile", "start", "--resume").stdout
     vrift("run", "--", str(cbin / "stat_loop"), "/etc/hostname", "10", "/nonexistent", "0")
     assert _calls()["syscalls"]["stat"]["calls"] == 1244
+    assert "already running" in vrift("profile", "start").stdout  # a running session is not replaced
 
     # reset: zero, then counting goes on from zero
     vrift("profile", "reset")

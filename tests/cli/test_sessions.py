@@ -10,10 +10,10 @@ from vrift_profile.layout import c
 
 
 def test_ls_and_clean_never_touch_a_running_session_or_a_foreign_file(rundir: Path):
-    running = Path(vrift("profile", "start").stdout.splitlines()[0].rsplit(": ", 1)[1])
+    stopped = Path(vrift("profile", "start").stdout.splitlines()[0].rsplit(": ", 1)[1])
     vrift("profile", "stop")
-    stopped = running  # the first one, now stopped
-    fresh = Path(vrift("profile", "start", "--new").stdout.splitlines()[0].rsplit(": ", 1)[1])
+    fresh = Path(vrift("profile", "start").stdout.splitlines()[0].rsplit(": ", 1)[1])
+    assert fresh != stopped  # a stopped session is not resumed unless --resume
     (rundir / "notes.vrift").write_text("not a session\n")
     listing = vrift("profile", "ls").stdout
     assert f"{stopped.name}  stopped" in listing and f"{fresh.name}  running" in listing

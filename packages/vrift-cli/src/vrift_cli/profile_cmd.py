@@ -13,6 +13,7 @@ from vrift_profile import (
     ProfileError,
     ProfileFormatError,
     SessionError,
+    read_header,
     read_profile,
     reset,
     resolve_session,
@@ -47,8 +48,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         v.set_defaults(func=func)
         return v
 
-    v = verb("start", start, "create and activate a session, or resume a stopped one")
-    v.add_argument("--new", action="store_true", help="always create a new session")
+    v = verb("start", start, "create and activate a new session (--resume: continue the stopped one)")
+    v.add_argument("--resume", action="store_true", help="resume the current session if it is stopped")
+    v.add_argument("--new", action="store_true", help="create a new session even if one is running")
     v.add_argument("--slots", type=_slots, default=None, help="process-image slots to reserve (default 4096)")
     v.add_argument("--counters-only", action="store_true", help="count calls but read no clock (cheapest)")
     v.add_argument(
@@ -135,12 +137,13 @@ def start(args: argparse.Namespace) -> int:
     cur = current_session()
     if cur is not None and cur.exists() and not args.new:
         try:
-            was = set_enabled(cur, True)
+            running = read_header(cur).enabled
+            if running or args.resume:
+                set_enabled(cur, True)
+                print(f"vrift: session {'already running' if running else 'resumed'}: {cur}")
+                return 0
         except (ProfileFormatError, SessionError):
-            was = None  # the current pointer names a broken file: start afresh
-        if was is not None:
-            print(f"vrift: session {'already running' if was else 'resumed'}: {cur}")
-            return 0
+            pass  # the current pointer names a broken file: start afresh
     path = _new_session(new_session_path(), args)
     set_current(path)
     print(f"vrift: session started: {path}")
