@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -50,3 +51,15 @@ def test_run_without_a_session_says_nothing_is_recorded(rundir: Path):
     )
     vrift("profile", "start")
     assert vrift("run", "--", "true").stderr == ""
+
+
+def test_show_fits_the_terminal(cbin: Path, rundir: Path):
+    vrift("profile", "start", "--hot-paths")
+    vrift("run", "--", str(cbin / "stat_loop"), "/etc/hostname", "300", "/nonexistent/x", "7")
+    for cols in (120, 80, 60):
+        env = dict(os.environ, COLUMNS=str(cols))
+        out = vrift("profile", "show", "--hot", "8", env=env).stdout
+        assert max(len(line) for line in out.splitlines()) <= cols, cols
+        assert "stat" in out and "300" in out  # what matters stays: names and counts
+    narrow = vrift("profile", "show", env=dict(os.environ, COLUMNS="60")).stdout
+    assert " max " not in narrow and " p50 " in narrow  # columns dropped, not wrapped

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 
 from vrift_profile import Snapshot
@@ -45,7 +46,15 @@ def syscall_lines(snap: Snapshot) -> list[str]:
                 units.count(s.errors) if s.errors else "",
             ]
         )
-    table = _table(rows, "<>>>>>>")
+    align = "<>>>>>>"
+    # Narrow terminals: drop the least telling columns rather than wrap.
+    for drop in ("max", "p99", "p50"):
+        if len(_table(rows, align)[0]) + 3 + _FRAME <= terminal_width():
+            break
+        i = rows[0].index(drop)
+        rows = [r[:i] + r[i + 1 :] for r in rows]
+        align = align[:i] + align[i + 1 :]
+    table = _table(rows, align)
     lines = ["   " + table[0]] + _tree(table[1:])
     if any(s.timed_calls for _, s in ops):
         lines.append("   p50/p99/max: upper bounds of log2 buckets (the value is within 2x below)")
@@ -188,8 +197,20 @@ def show_lines(snap: Snapshot, top_commands: bool = True) -> list[str]:
     return lines
 
 
+_FRAME = 6  # "│  " + "  │"
+
+
+def terminal_width() -> int:
+    """$COLUMNS, else the terminal's width, else 80."""
+    return max(40, shutil.get_terminal_size((80, 24)).columns)
+
+
 def box(lines: list[str]) -> str:
-    width = max(_MIN_WIDTH, *(len(line) for line in lines)) + 2
+    """The lines in a frame no wider than the terminal: a line that still does
+    not fit is cut with an ellipsis (never wrapped)."""
+    room = terminal_width() - _FRAME
+    lines = [line if len(line) <= room else line[: room - 1] + "…" for line in lines]
+    width = min(max(_MIN_WIDTH, *(len(line) for line in lines)), room) + 2
     out = ["┌" + "─" * (width + 2) + "┐"]
     for i, line in enumerate(lines):
         if i == 1 and line == "":
