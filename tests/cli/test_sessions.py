@@ -63,3 +63,21 @@ def test_show_fits_the_terminal(cbin: Path, rundir: Path):
         assert "stat" in out and "300" in out  # what matters stays: names and counts
     narrow = vrift("profile", "show", env=dict(os.environ, COLUMNS="60")).stdout
     assert " max " not in narrow and " p50 " in narrow  # columns dropped, not wrapped
+
+
+def test_messages_name_the_verb_and_arguments_are_checked_first():
+    for args, expected in (
+        (("profile", "bogus"), "vrift: unknown verb 'bogus' (one of: start, stop,"),
+        (("bogus",), "vrift: unknown verb 'bogus' (one of: run, profile,"),
+        (("profile", "run"), "vrift: no command given (usage: vrift profile run -- CMD [ARGS...])"),
+        (("profile", "show", "--hot", "-1"), "vrift: argument --hot: must be 0 or more, not -1"),
+    ):
+        r = vrift(*args, check=False)
+        assert r.returncode != 0 and r.stderr.startswith(expected) and len(r.stderr.splitlines()) == 1, r.stderr
+        assert "profile_verb" not in r.stderr
+
+
+def test_export_help_lists_every_formats_options():
+    out = vrift("profile", "export", "--help").stdout
+    for option in ("--endpoint", "--console", "--service-name", "--compact"):
+        assert option in out

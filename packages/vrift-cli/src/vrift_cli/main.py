@@ -8,6 +8,7 @@ exits non-zero; a traceback is a bug.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from vrift_profile import ProfileError
@@ -17,6 +18,12 @@ from . import profile_cmd, run_cmd, vfs_cmd
 
 class SubParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not a usage dump
+        # argparse names a subcommand by its dest ("argument profile_verb: ..."): say "verb"
+        message = re.sub(
+            r"^argument \w*verb: invalid choice: '([^']*)' \(choose from (.*)\)$",
+            lambda m: f"unknown verb '{m.group(1)}' (one of: {m.group(2).replace(chr(39), '')})",
+            message,
+        )
         self.exit(2, f"vrift: {message} (see `{self.prog} --help`)\n")
 
 

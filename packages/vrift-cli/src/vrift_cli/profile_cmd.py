@@ -38,6 +38,40 @@ def _slots(value: str) -> int:
     return n
 
 
+def _count(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {n}")
+    return n
+
+
+def _with_format_options(format_help):
+    """`export --help` also lists each installed format's own options
+    (loaded only for --help: plain `show` and `export` stay fast)."""
+
+    def help_text() -> str:
+        from vrift_profile.exporting import ExporterRegistry
+
+        text = format_help()
+        registry = ExporterRegistry()
+        for info in registry.formats():
+            if info.broken:
+                text += f"\nformat {info.name}: broken plugin ({info.broken})\n"
+                continue
+            extra = argparse.ArgumentParser(prog=f"--format {info.name}", add_help=False)
+            registry.get(info.name).add_arguments(extra)
+            if extra._actions:
+                lines = extra.format_help().splitlines()
+                body = lines[lines.index("options:") + 1 :] if "options:" in lines else lines[2:]
+                text += f"\noptions of --format {info.name} ({info.description}):\n" + "\n".join(body) + "\n"
+        return text
+
+    return help_text
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("profile", help="profile sessions: start, show, export, reset, stop, run, ls, clean")
     verbs = p.add_subparsers(dest="profile_verb", required=True, parser_class=type(p))
@@ -61,7 +95,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     verb("reset", reset_cmd, "zero all counters of the session")
     sessions_cmd.add_verbs(verbs)
     v = verb("show", show, "print the session's statistics")
-    v.add_argument("--hot", type=int, metavar="N", default=0, help="also list the N hottest paths")
+    v.add_argument("--hot", type=_count, metavar="N", default=0, help="also list the N hottest paths")
     v.add_argument("--by-command", action="store_true", help="full per-command breakdown")
     v.add_argument("--watch", action="store_true", help="refresh live until Ctrl-C")
     v.add_argument("--interval", type=float, default=1.0, metavar="S", help="seconds between refreshes")
@@ -71,6 +105,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--output", "-o", help="write to FILE (atomically) instead of stdout")
     v.add_argument("--list-formats", action="store_true", help="list installed formats and exit")
     v.set_defaults(accepts_extra=True)  # the chosen exporter parses its own options
+    v.format_help = _with_format_options(v.format_help)  # type: ignore[method-assign]
     v = verb("serve", serve, "serve the session as Prometheus /metrics (live)")
     v.add_argument("--port", type=int, default=9464, help="TCP port (default 9464)")
     v.add_argument("--addr", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -293,7 +328,7 @@ def diff_cmd(args: argparse.Namespace) -> int:
 
 
 def profile_run(args: argparse.Namespace) -> int:
-    cmd = command_of(args)
+    cmd = command_of(args, "vrift profile run")
     explicit = _explicit(args)
     if explicit is not None:
         if explicit.exists():

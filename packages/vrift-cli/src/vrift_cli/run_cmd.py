@@ -30,12 +30,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def command_of(args: argparse.Namespace) -> list[str]:
+def command_of(args: argparse.Namespace, verb: str = "vrift run") -> list[str]:
     cmd = list(args.command)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
     if not cmd:
-        raise SystemExit("vrift: no command given (usage: vrift run -- CMD [ARGS...])")
+        raise SystemExit(f"vrift: no command given (usage: {verb} -- CMD [ARGS...])")
     return cmd
 
 
