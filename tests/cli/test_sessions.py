@@ -73,7 +73,9 @@ def test_messages_name_the_verb_and_arguments_are_checked_first():
         (("profile", "show", "--hot", "-1"), "vrift: argument --hot: must be 0 or more, not -1"),
     ):
         r = vrift(*args, check=False)
-        assert r.returncode != 0 and r.stderr.startswith(expected) and len(r.stderr.splitlines()) == 1, r.stderr
+        assert r.returncode != 0 and r.stderr.startswith(expected) and len(r.stderr.splitlines()) == 1, (
+            r.stderr
+        )
         assert "profile_verb" not in r.stderr
 
 
