@@ -71,6 +71,11 @@ def test_messages_name_the_verb_and_arguments_are_checked_first():
         (("bogus",), "vrift: unknown verb 'bogus' (one of: run, profile,"),
         (("profile", "run"), "vrift: no command given (usage: vrift profile run -- CMD [ARGS...])"),
         (("profile", "show", "--hot", "-1"), "vrift: argument --hot: must be 0 or more, not -1"),
+        # checked before the (missing) files are read: a typo costs no diff
+        (
+            ("profile", "diff", "no-a.json", "no-b.json", "--fail-if", "bogus>5%"),
+            "vrift: bad --fail-if metric 'bogus'",
+        ),
     ):
         r = vrift(*args, check=False)
         assert r.returncode != 0 and r.stderr.startswith(expected) and len(r.stderr.splitlines()) == 1, (

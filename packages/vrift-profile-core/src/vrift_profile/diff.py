@@ -137,6 +137,29 @@ def diff(a: Snapshot, b: Snapshot) -> ProfileDiff:
 _RULE = re.compile(r"^\s*([A-Za-z0-9_.:\-]+)\s*>\s*\+?(\d+(?:\.\d+)?)\s*(%?)\s*$")
 
 
+_TOTALS = {"calls", "errors", "time", "time_ns", "processes", "duration", "duration_ns"}
+_COMMAND_FIELDS = {"calls", "time", "time_ns", "processes"}
+_OP_FIELDS = {"calls", "errors", "time", "mean", "p50", "p90", "p99"}
+
+
+def _check_metric(metric: str) -> None:
+    """The metric's shape (operation and command names depend on the data)."""
+    if metric in _TOTALS:
+        return
+    if metric.startswith("command:"):
+        name, _, field = metric[len("command:") :].rpartition(".")
+        if name and field in _COMMAND_FIELDS:
+            return
+    else:
+        op, _, field = metric.rpartition(".")
+        if op and field in _OP_FIELDS:
+            return
+    raise ProfileError(
+        f"bad --fail-if metric {metric!r} (one of {', '.join(sorted(_TOTALS - {'time_ns', 'duration_ns'}))}, "
+        f"OP.{{{','.join(sorted(_OP_FIELDS))}}} or command:NAME.{{calls,time,processes}})"
+    )
+
+
 @dataclass(frozen=True)
 class Threshold:
     """`METRIC>N%` (relative increase) or `METRIC>N` (absolute increase).
@@ -155,6 +178,7 @@ class Threshold:
         m = _RULE.match(text)
         if not m:
             raise ProfileError(f"bad --fail-if {text!r} (expected METRIC>N% or METRIC>N, e.g. time>5%)")
+        _check_metric(m.group(1))  # before any work: a typo must not cost a whole diff
         return cls(m.group(1), float(m.group(2)), m.group(3) == "%", text.strip())
 
     def change(self, d: ProfileDiff) -> Change:
