@@ -146,5 +146,36 @@ def test_closed_port_is_a_clear_failure(sample_session: Path):
     )
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [
-        f"vrift: OTLP export to http://127.0.0.1:{port}/v1/metrics failed (no collector answering within 1s?)"
+        f"vrift: OTLP export to http://127.0.0.1:{port}/v1/metrics failed: "
+        f"connection refused (127.0.0.1:{port}: nothing listening)"
+    ]
+
+
+def test_an_http_error_is_told_apart(sample_session: Path):
+    import http.server
+    import threading
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)  # POST: 501
+    srv.RequestHandlerClass.log_message = lambda *a: None
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_port}/v1/metrics"
+        r = vrift(
+            "profile",
+            "export",
+            "--path",
+            str(sample_session),
+            "--format",
+            "otel",
+            "--endpoint",
+            url,
+            "--timeout",
+            "2",
+            check=False,
+        )
+    finally:
+        srv.shutdown()
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        f"vrift: OTLP export to {url} failed: the collector answered HTTP 501 (Unsupported method ('POST'))"
     ]

@@ -61,18 +61,50 @@ def send(data, endpoint: str, timeout: float) -> None:
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
     from opentelemetry.sdk.metrics.export import MetricExportResult
 
-    # The SDK logs each failed attempt with a traceback; we report one line instead.
-    quiet = logging.getLogger("opentelemetry.exporter.otlp.proto.http")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)
+    # The SDK logs each failed attempt (with a traceback); we keep its words
+    # and report one line instead.
+    said: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage())
+
+    sdk_log = logging.getLogger("opentelemetry.exporter.otlp.proto.http")
+    keep, propagate = Keep(), sdk_log.propagate
+    sdk_log.addHandler(keep)
+    sdk_log.propagate = False
     try:
         exporter = OTLPMetricExporter(endpoint=endpoint, timeout=timeout)
         result = exporter.export(data, timeout_millis=timeout * 1000)
         exporter.shutdown()
     finally:
-        quiet.setLevel(level)
+        sdk_log.removeHandler(keep)
+        sdk_log.propagate = propagate
     if result is not MetricExportResult.SUCCESS:
-        raise ExportError(f"OTLP export to {endpoint} failed (no collector answering within {timeout:g}s?)")
+        raise ExportError(f"OTLP export to {endpoint} failed: {why_failed(endpoint, timeout, said)}")
+
+
+def why_failed(endpoint: str, timeout: float, said: list[str]) -> str:
+    """Connection refused, timed out, or the collector's HTTP answer."""
+    import re
+    import socket
+    from urllib.parse import urlsplit
+
+    for line in said:
+        m = re.search(r"code: (\d+), reason: (.*)", line)
+        if m:
+            return f"the collector answered HTTP {m.group(1)} ({m.group(2).strip()})"
+    u = urlsplit(endpoint)
+    port = u.port or (443 if u.scheme == "https" else 80)
+    try:
+        with socket.create_connection((u.hostname or "localhost", port), timeout=timeout):
+            return f"the collector accepted the connection but gave no answer within {timeout:g}s"
+    except ConnectionRefusedError:
+        return f"connection refused ({u.hostname}:{port}: nothing listening)"
+    except TimeoutError:
+        return f"timed out after {timeout:g}s connecting to {u.hostname}:{port}"
+    except OSError as e:
+        return f"cannot connect to {u.hostname}:{port}: {e.strerror or e}"
 
 
 @hookimpl
