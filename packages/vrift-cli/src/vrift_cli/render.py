@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import time
 
 from vrift_profile import Snapshot
@@ -201,7 +203,10 @@ _FRAME = 6  # "│  " + "  │"
 
 
 def terminal_width() -> int:
-    """$COLUMNS, else the terminal's width, else 80."""
+    """$COLUMNS, else the terminal's width; no limit when writing to a
+    pipe or file (a log keeps every column)."""
+    if "COLUMNS" not in os.environ and not sys.stdout.isatty():
+        return 1 << 16
     return max(40, shutil.get_terminal_size((80, 24)).columns)
 
 
