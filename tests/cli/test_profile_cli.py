@@ -43,7 +43,7 @@ def test_start_run_show_stop_reset(cbin: Path, rundir: Path, tmp_path):
             rows.setdefault(cells[2].rstrip("*"), cells[3:-1])  # "*": timed on a sample
     assert rows["stat"][0] == "1,234" and len(rows["stat"]) == 5  # calls time p50 p99 max, no errors
     assert rows["lstat"][0] == "56" and rows["lstat"][-1] == "56"  # ... and 56 errors
-    assert "stat*" in show and "timed on a random 1-in-16 sample" in show
+    assert "stat*" in show and "times estimated: 1 in 16 timed" in show
     assert "ENOENT:         56" in show
 
     # stop: processes started now count nothing; start resumes the same session

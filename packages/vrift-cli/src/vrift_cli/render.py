@@ -62,8 +62,8 @@ def syscall_lines(snap: Snapshot) -> list[str]:
         lines.append("   p50/p99/max: upper bounds of log2 buckets (the value is within 2x below)")
     if sampled:
         period = snap.session.sample_period
-        rate = f"a random 1-in-{period} sample" if period > 1 else "a sample"
-        lines.append(f"   * timed on {rate} after each thread's first 64 calls: estimates (--exact-timing)")
+        rate = f"1 in {period}" if period > 1 else "a sample"
+        lines.append(f"   * times estimated: {rate} timed after each thread's first 64 calls")
     return lines
 
 
