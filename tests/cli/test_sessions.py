@@ -88,3 +88,19 @@ def test_export_help_lists_every_formats_options():
     out = vrift("profile", "export", "--help").stdout
     for option in ("--endpoint", "--console", "--service-name", "--compact"):
         assert option in out
+
+
+def test_shell_completion(tmp_path: Path):
+    for shell in ("bash", "zsh", "fish", "tcsh"):
+        assert "vrift" in vrift("completion", shell).stdout
+    out = tmp_path / "words"
+    env = dict(
+        os.environ,
+        _ARGCOMPLETE="1",
+        COMP_LINE="vrift profile cl",
+        COMP_POINT="16",
+        _ARGCOMPLETE_IFS=" ",
+        _ARGCOMPLETE_STDOUT_FILENAME=str(out),
+    )
+    vrift(env=env)
+    assert out.read_text().split() == ["clean"]

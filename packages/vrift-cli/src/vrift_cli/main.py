@@ -8,6 +8,7 @@ exits non-zero; a traceback is a bug.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 
@@ -58,11 +59,26 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_parser(sub)
     profile_cmd.add_parser(sub)
     vfs_cmd.add_parsers(sub)
+    c = sub.add_parser("completion", help="print the shell completion script (bash, zsh, fish, tcsh)")
+    c.add_argument("shell", choices=("bash", "zsh", "fish", "tcsh"))
+    c.set_defaults(func=completion)
     return p
+
+
+def completion(args: argparse.Namespace) -> int:
+    """`eval "$(vrift completion bash)"` (or zsh, fish: `vrift completion fish | source`)."""
+    import argcomplete
+
+    sys.stdout.write(argcomplete.shellcode(["vrift"], shell=args.shell))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:  # a shell asking for completions (argcomplete's protocol)
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
     args, rest = parser.parse_known_args(argv)
     try:
         if getattr(args, "accepts_extra", False):
