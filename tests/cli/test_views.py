@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from helpers import profiled_env, vrift
+from vrift_cli import units
 from vrift_profile import create_session, read_profile
 from vrift_profile.flame import folded_stacks
 from vrift_profile.writer import SyntheticWriter
@@ -120,6 +121,11 @@ def test_watch_without_a_terminal_prints_plain_lines(sample_session: Path):
     lines = out.splitlines()
     assert len(lines) == 3 and all(re.match(r"\d\d:\d\d:\d\d state=stopped calls=\d+ ", ln) for ln in lines)
     assert "\x1b" not in out
+    # the same figures as show: total time in show's units, the most called operations
+    snap = read_profile(sample_session)
+    total = units.duration_ns(sum(o.est_total_ns for o in snap.ops.values()))
+    top = max(snap.ops.items(), key=lambda kv: kv[1].calls)
+    assert f" time={total} " in lines[0] and f"top={top[0]}:{top[1].calls}" in lines[0], lines[0]
 
 
 def test_summary_colours_only_on_a_terminal(cbin, rundir):

@@ -85,10 +85,14 @@ def line(snap: Snapshot, prev: Snapshot | None, dt: float) -> str:
         key=lambda kv: -kv[1],
     )[:3]
     t_ns = sum(o.est_total_ns for o in ops.values())
+    busiest = [f"{n}:{r:.0f}/s" for n, r in top if r > 0]
+    if not busiest:  # the first line, or nothing moving: the most called so far, like show
+        most = sorted(((n, o.calls) for n, o in ops.items() if o.calls), key=lambda kv: -kv[1])[:3]
+        busiest = [f"{n}:{c}" for n, c in most]
     return (
         f"{time.strftime('%H:%M:%S')} state={snap.session.state} calls={calls} rate={rate:.0f}/s "
-        f"time={t_ns / 1e9:.3f}s errors={sum(o.errors for o in ops.values())} "
-        f"processes={snap.processes} top=" + ",".join(f"{n}:{r:.0f}/s" for n, r in top if r > 0)
+        f"time={units.duration_ns(t_ns)} errors={sum(o.errors for o in ops.values())} "
+        f"processes={snap.processes} top=" + ",".join(busiest)
     )
 
 
