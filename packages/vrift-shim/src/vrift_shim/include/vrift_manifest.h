@@ -14,7 +14,7 @@
  *
  * Paths are relative to the ingested root, without a leading '/'; the
  * root itself is "". The path hash is vrift's 64-bit hash of the path
- * bytes (csrc/vfs.c and vrift_vfs/pathhash.py, checked equal by tests).
+ * bytes (csrc/shim.h vr_hash_bytes and vrift_vfs/pathhash.py, checked equal by tests).
  * Each entry keeps the statx record the original file returned (with
  * AT_SYMLINK_NOFOLLOW): that is what the shim serves, so a projected
  * tree looks exactly like the tree that was ingested.
