@@ -124,6 +124,22 @@ def test_otlp_json_lines_file(sample_session: Path, tmp_path: Path):
     check_request(Parse(lines[1], ExportMetricsServiceRequest()), sample_session)
 
 
+def export_to(session: Path, url: str, timeout: str):
+    return vrift(
+        "profile",
+        "export",
+        "--path",
+        str(session),
+        "--format",
+        "otel",
+        "--endpoint",
+        url,
+        "--timeout",
+        timeout,
+        check=False,
+    )
+
+
 def test_closed_port_is_a_clear_failure(sample_session: Path):
     import socket
 
@@ -131,19 +147,7 @@ def test_closed_port_is_a_clear_failure(sample_session: Path):
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    r = vrift(
-        "profile",
-        "export",
-        "--path",
-        str(sample_session),
-        "--format",
-        "otel",
-        "--endpoint",
-        f"http://127.0.0.1:{port}/v1/metrics",
-        "--timeout",
-        "1",
-        check=False,
-    )
+    r = export_to(sample_session, f"http://127.0.0.1:{port}/v1/metrics", "1")
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [
         f"vrift: OTLP export to http://127.0.0.1:{port}/v1/metrics failed: "
@@ -155,24 +159,15 @@ def test_an_http_error_is_told_apart(sample_session: Path):
     import http.server
     import threading
 
-    srv = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)  # POST: 501
-    srv.RequestHandlerClass.log_message = lambda *a: None
+    class Quiet(http.server.BaseHTTPRequestHandler):  # no do_POST: answers 501
+        def log_message(self, *args) -> None:
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Quiet)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{srv.server_port}/v1/metrics"
-        r = vrift(
-            "profile",
-            "export",
-            "--path",
-            str(sample_session),
-            "--format",
-            "otel",
-            "--endpoint",
-            url,
-            "--timeout",
-            "2",
-            check=False,
-        )
+        r = export_to(sample_session, url, "2")
     finally:
         srv.shutdown()
     assert r.returncode == 2

@@ -67,7 +67,6 @@ VR_HIDDEN uint32_t vr_dir_lookup(DIR *d);
 static inline uint64_t vr_dirty_key(uint64_t h) { return (h | 1) & ~VR_DIRTY_FLAGS; }
 VR_HIDDEN uint64_t vr_dirty_flags(struct vr_proj *p, uint64_t h);
 VR_HIDDEN uint64_t *vr_dirty_claim(struct vr_proj *p, uint64_t h, uint64_t flags);
-VR_HIDDEN void vr_mark_parent_dirty(struct vr_proj *p, const char *rel, size_t rel_len);
 
 /* ---- projections this process does not serve (vfs_attach.c) ---- */
 VR_HIDDEN int vr_attach_other(const char *where, size_t wl, struct vr_proj *out);

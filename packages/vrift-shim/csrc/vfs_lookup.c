@@ -90,13 +90,6 @@ uint64_t *vr_dirty_claim(struct vr_proj *p, uint64_t h, uint64_t flags)
     return NULL;
 }
 
-void vr_mark_parent_dirty(struct vr_proj *p, const char *rel, size_t rel_len)
-{
-    const char *slash = memrchr(rel, '/', rel_len);
-    size_t plen = slash ? (size_t)(slash - rel) : 0;
-    vr_dirty_claim(p, vr_hash_bytes(VR_PATH_SEED, rel, plen), VR_DIRTY_DONE);
-}
-
 /* Is `rel` or a directory above it gone? Costs nothing until something
  * in the projection has been renamed away or removed. */
 static int gone(struct vr_proj *p, const char *rel, size_t n)
