@@ -32,6 +32,26 @@ def test_totals_group_by_command_and_reset(tmp_path):
     assert again.ops["stat"].calls == 3 and again.command("cc1").processes == 1
 
 
+def test_thread_rows_fold_into_their_image(tmp_path):
+    """Format 1.4: each thread counts in a row of its own; an image is one
+    process however many of its rows hold counts, even when only a thread
+    row is current after a reset."""
+    p = create_session(tmp_path / "p.vrift", slot_count=16)
+    with SyntheticWriter(p) as w:
+        git = w.process("git", pid=10)
+        t1, t2 = w.process("git", pid=10, thread_of=git), w.process("git", pid=10, thread_of=git)
+        for row, n in ((git, 5), (t1, 100), (t2, 200)):
+            w.add(row, "lstat", calls=n)
+    snap = read_profile(p)
+    assert snap.command("git").processes == 1 and snap.processes == 1
+    assert snap.ops["lstat"].calls == 305
+    reset(p)
+    with SyntheticWriter(p) as w:
+        w.add(t2, "lstat", calls=7)  # only a worker thread counted since the reset
+    again = read_profile(p)
+    assert again.processes == 1 and again.ops["lstat"].calls == 7
+
+
 def test_json_round_trip_is_lossless(tmp_path):
     p = create_session(tmp_path / "p.vrift", slot_count=8)
     with SyntheticWriter(p) as w:

@@ -74,6 +74,8 @@ def test_fork_threads_exec_totals_exact(cbin: Path, shim_lib: Path, tmp_path: Pa
     grand = snap.command("stat_loop")
     assert grand is not None and grand.ops["stat"].calls == 5000 and grand.processes == 1
     assert snap.session.slots_overflowed == 0
+    # each child's second thread counted in a row of its own (no locked adds)
+    assert snap.session.slots_used == 4 * 2 + 1
 
 
 def test_stopped_session_counts_nothing(cbin: Path, shim_lib: Path, tmp_path: Path, rundir):

@@ -64,6 +64,46 @@ int eaccess(const char *, int);
         return ret;                                                            \
     } while (0)
 
+/* A session counting or a projection attached: the wrappers' bodies run.
+ * Without a session or a projection (the shim merely inherited), one
+ * load of vr_attached decides. */
+static inline int vr_busy(void)
+{
+    return VR_UNLIKELY(vr_attached) && (vr_vfs_count | (int)VR_MODE(vr_control()));
+}
+
+/* The entry point of a wrapper: while nothing counts and no projection
+ * is attached, a load, a test and one tail jump to libc. The wrapper's
+ * body, which follows the macro, is vr_body_NAME, a function of its own,
+ * so that the idle path saves no registers and builds no frame (GCC does
+ * not shrink-wrap these); it calls the real function through
+ * REAL_RESOLVED(name). The first call's symbol lookup, and `missing`
+ * when there is no real function, are in vr_first_NAME. */
+#define ENTRY(type, name, params, args, missing)                               \
+    static void *vr_real_##name;                                               \
+    static __attribute__((noinline)) type vr_body_##name params;              \
+    static __attribute__((noinline, cold)) type vr_first_##name params        \
+    {                                                                          \
+        __typeof__(&name) real = (__typeof__(&name))vr_resolve(&vr_real_##name, #name); \
+        if (VR_UNLIKELY(!real))                                                \
+            missing;                                                           \
+        if (!vr_busy())                                                        \
+            return real args;                                                  \
+        return vr_body_##name args;                                            \
+    }                                                                          \
+    VR_EXPORT type name params                                                 \
+    {                                                                          \
+        __typeof__(&name) real = (__typeof__(&name))__atomic_load_n(&vr_real_##name, __ATOMIC_RELAXED); \
+        if (VR_UNLIKELY(real == NULL))                                         \
+            return vr_first_##name args;                                       \
+        if (VR_LIKELY(!vr_busy()))                                             \
+            return real args;                                                  \
+        return vr_body_##name args;                                            \
+    }                                                                          \
+    static type vr_body_##name params
+
+#define REAL_RESOLVED(name) ((__typeof__(&name))vr_real_##name)
+
 /* Call `real(args)` counted as `op`; `failed` is an expression of r. */
 #define COUNTED(op, type, failed, call)                                        \
     do {                                                                       \
@@ -86,9 +126,8 @@ int eaccess(const char *, int);
             return call;                                                       \
         uint64_t t0_ = vr_start_op(ctl_, op);                                  \
         type r = call;                                                         \
-        int e_ = errno;                                                        \
-        vr_record_path(op, ctl_, t0_, (failed), e_, dirfd, path);              \
-        errno = e_;                                                            \
+        int f_ = (failed);                                                     \
+        vr_record_path(op, ctl_, t0_, f_, f_ ? errno : 0, dirfd, path);        \
         return r;                                                              \
     } while (0)
 
@@ -107,12 +146,9 @@ int eaccess(const char *, int);
     } while (0)
 
 #define WRAP_INT(op, name, params, args)                                       \
-    VR_EXPORT int name params                                                  \
+    ENTRY(int, name, params, args, MISSING(-1))                                \
     {                                                                          \
-        __typeof__(&name) real = REAL(name);                                   \
-        if (VR_UNLIKELY(!real))                                                \
-            MISSING(-1);                                                       \
-        COUNTED(op, int, r < 0, real args);                                    \
+        COUNTED(op, int, r < 0, REAL_RESOLVED(name) args);                     \
     }
 
 #define WRAP_PATH_INT(op, name, params, args, dirfd, path)                     \
@@ -120,17 +156,14 @@ int eaccess(const char *, int);
 
 /* `vfs`: an expression that lets the VFS answer (1, result in vr_) first. */
 #define WRAP_PATH_INT_VFS(op, name, params, args, dirfd, path, vfs)            \
-    VR_EXPORT int name params                                                  \
+    ENTRY(int, name, params, args, MISSING(-1))                                \
     {                                                                          \
-        __typeof__(&name) real = REAL(name);                                   \
-        if (VR_UNLIKELY(!real))                                                \
-            MISSING(-1);                                                       \
         if (VR_UNLIKELY(vr_vfs_count)) {                                       \
             int vr_ = 0;                                                       \
             if (vfs)                                                           \
                 return vr_;                                                    \
         }                                                                      \
-        COUNTED_PATH(op, int, r < 0, real args, dirfd, path);                  \
+        COUNTED_PATH(op, int, r < 0, REAL_RESOLVED(name) args, dirfd, path);   \
     }
 
 #define VFS_STAT(d, p, fl, b, op) vr_vfs_stat(d, p, fl, (struct stat *)(b), op, &vr_)
@@ -213,39 +246,40 @@ WRAP_PATH_INT_VFS(VRIFT_OP_ACCESS, eaccess, (const char *p, int m), (p, m), AT_F
         va_end(ap);                                                            \
     }
 
-#define WRAP_OPEN(name)                                                        \
-    VR_EXPORT int name(const char *p, int flags, ...)                          \
+/* open and openat, as ENTRY does it: the entry reads the optional mode,
+ * vr_busy_NAME (fixed arguments) does the rest. */
+#define OPEN_BODY(name, dirfd, args)                                           \
     {                                                                          \
-        OPEN_MODE(flags, flags);                                               \
-        __typeof__(&name) real = REAL(name);                                   \
-        if (VR_UNLIKELY(!real)) {                                              \
-            long r_ = syscall(SYS_openat, AT_FDCWD, p, flags, mode);           \
-            return (int)r_;                                                    \
-        }                                                                      \
+        __typeof__(&name) real = (__typeof__(&name))vr_resolve(&vr_real_##name, #name); \
+        if (VR_UNLIKELY(!real))                                                \
+            return (int)syscall(SYS_openat, dirfd, p, flags, mode);            \
         if (VR_UNLIKELY(vr_vfs_count)) {                                       \
             int vr_ = 0;                                                       \
-            if (vr_vfs_open(AT_FDCWD, p, flags, mode, &vr_))                   \
+            if (vr_vfs_open(dirfd, p, flags, mode, &vr_))                      \
                 return vr_;                                                    \
         }                                                                      \
-        COUNTED_PATH(VRIFT_OP_OPEN, int, r < 0, real(p, flags, mode), AT_FDCWD, p); \
+        COUNTED_PATH(VRIFT_OP_OPEN, int, r < 0, real args, dirfd, p);          \
+    }
+#define OPEN_ENTRY(name, args)                                                 \
+    {                                                                          \
+        OPEN_MODE(flags, flags);                                               \
+        __typeof__(&name) real = (__typeof__(&name))__atomic_load_n(&vr_real_##name, __ATOMIC_RELAXED); \
+        if (VR_LIKELY(real != NULL) && VR_LIKELY(!vr_busy()))                  \
+            return real args;                                                  \
+        return vr_busy_##name args;                                            \
     }
 
+#define WRAP_OPEN(name)                                                        \
+    static void *vr_real_##name;                                               \
+    static __attribute__((noinline)) int vr_busy_##name(const char *p, int flags, mode_t mode) \
+        OPEN_BODY(name, AT_FDCWD, (p, flags, mode))                            \
+    VR_EXPORT int name(const char *p, int flags, ...) OPEN_ENTRY(name, (p, flags, mode))
+
 #define WRAP_OPENAT(name)                                                      \
-    VR_EXPORT int name(int d, const char *p, int flags, ...)                   \
-    {                                                                          \
-        OPEN_MODE(flags, flags);                                               \
-        __typeof__(&name) real = REAL(name);                                   \
-        if (VR_UNLIKELY(!real)) {                                              \
-            long r_ = syscall(SYS_openat, d, p, flags, mode);                  \
-            return (int)r_;                                                    \
-        }                                                                      \
-        if (VR_UNLIKELY(vr_vfs_count)) {                                       \
-            int vr_ = 0;                                                       \
-            if (vr_vfs_open(d, p, flags, mode, &vr_))                          \
-                return vr_;                                                    \
-        }                                                                      \
-        COUNTED_PATH(VRIFT_OP_OPEN, int, r < 0, real(d, p, flags, mode), d, p); \
-    }
+    static void *vr_real_##name;                                               \
+    static __attribute__((noinline)) int vr_busy_##name(int d, const char *p, int flags, mode_t mode) \
+        OPEN_BODY(name, d, (d, p, flags, mode))                                \
+    VR_EXPORT int name(int d, const char *p, int flags, ...) OPEN_ENTRY(name, (d, p, flags, mode))
 
 WRAP_OPEN(open)
 WRAP_OPEN(open64)
@@ -326,14 +360,11 @@ WRAP_FREOPEN(freopen64)
 
 /* ---------------- close ---------------- */
 
-VR_EXPORT int close(int fd)
+ENTRY(int, close, (int fd), (fd), return (int)syscall(SYS_close, fd))
 {
-    __typeof__(&close) real = REAL(close);
-    if (VR_UNLIKELY(!real))
-        return (int)syscall(SYS_close, fd);
     if (VR_UNLIKELY(vr_vfs_count))
         vr_vfs_close(fd);
-    COUNTED(VRIFT_OP_CLOSE, int, r < 0, real(fd));
+    COUNTED(VRIFT_OP_CLOSE, int, r < 0, REAL_RESOLVED(close)(fd));
 }
 
 /* fclose's close(2) is internal to glibc: count it as the close it is. */
@@ -350,28 +381,19 @@ VR_EXPORT int fclose(FILE *s)
 /* ---------------- read / write ---------------- */
 
 #define WRAP_IO(op, misc, name, params, args)                                  \
-    VR_EXPORT ssize_t name params                                              \
+    ENTRY(ssize_t, name, params, args, MISSING(-1))                            \
     {                                                                          \
-        __typeof__(&name) real = REAL(name);                                   \
-        if (VR_UNLIKELY(!real))                                                \
-            MISSING(-1);                                                       \
-        COUNTED_IO(op, misc, real args);                                       \
+        COUNTED_IO(op, misc, REAL_RESOLVED(name) args);                        \
     }
 
-VR_EXPORT ssize_t read(int fd, void *b, size_t n)
+ENTRY(ssize_t, read, (int fd, void *b, size_t n), (fd, b, n), return syscall(SYS_read, fd, b, n))
 {
-    __typeof__(&read) real = REAL(read);
-    if (VR_UNLIKELY(!real))
-        return syscall(SYS_read, fd, b, n);
-    COUNTED_IO(VRIFT_OP_READ, VRIFT_MISC_BYTES_READ, real(fd, b, n));
+    COUNTED_IO(VRIFT_OP_READ, VRIFT_MISC_BYTES_READ, REAL_RESOLVED(read)(fd, b, n));
 }
 
-VR_EXPORT ssize_t write(int fd, const void *b, size_t n)
+ENTRY(ssize_t, write, (int fd, const void *b, size_t n), (fd, b, n), return syscall(SYS_write, fd, b, n))
 {
-    __typeof__(&write) real = REAL(write);
-    if (VR_UNLIKELY(!real))
-        return syscall(SYS_write, fd, b, n);
-    COUNTED_IO(VRIFT_OP_WRITE, VRIFT_MISC_BYTES_WRITTEN, real(fd, b, n));
+    COUNTED_IO(VRIFT_OP_WRITE, VRIFT_MISC_BYTES_WRITTEN, REAL_RESOLVED(write)(fd, b, n));
 }
 
 #define WRAP_READ(name, params, args) WRAP_IO(VRIFT_OP_READ, VRIFT_MISC_BYTES_READ, name, params, args)
@@ -457,11 +479,9 @@ VR_EXPORT int closedir(DIR *d)
  * (timing.c). NULL is an error only if errno changed: end of directory
  * leaves it alone. */
 #define WRAP_READDIR(name, dtype)                                              \
-    VR_EXPORT dtype *name(DIR *d)                                              \
+    ENTRY(dtype *, name, (DIR *d), (d), MISSING(NULL))                         \
     {                                                                          \
-        __typeof__(&name) real = REAL(name);                                   \
-        if (VR_UNLIKELY(!real))                                                \
-            MISSING(NULL);                                                     \
+        __typeof__(&name) real = REAL_RESOLVED(name);                          \
         uint64_t ctl = vr_control();                                           \
         if (VR_LIKELY(!VR_MODE(ctl))) {                                        \
             dtype *r_ = real(d);                                               \
@@ -487,17 +507,14 @@ WRAP_READDIR(readdir64, struct dirent64)
 /* ---------------- links ---------------- */
 
 #define WRAP_READLINK(name, params, args, dirfd)                               \
-    VR_EXPORT ssize_t name params                                              \
+    ENTRY(ssize_t, name, params, args, MISSING(-1))                            \
     {                                                                          \
-        __typeof__(&name) real = REAL(name);                                   \
-        if (VR_UNLIKELY(!real))                                                \
-            MISSING(-1);                                                       \
         if (VR_UNLIKELY(vr_vfs_count)) {                                       \
             ssize_t vr_ = 0;                                                   \
             if (vr_vfs_readlink(dirfd, p, b, n, &vr_))                         \
                 return vr_;                                                    \
         }                                                                      \
-        COUNTED_PATH(VRIFT_OP_READLINK, ssize_t, r < 0, real args, dirfd, p);  \
+        COUNTED_PATH(VRIFT_OP_READLINK, ssize_t, r < 0, REAL_RESOLVED(name) args, dirfd, p); \
     }
 
 WRAP_READLINK(readlink, (const char *p, char *b, size_t n), (p, b, n), AT_FDCWD)

@@ -33,15 +33,17 @@
 static const uint64_t vr_zero_word = 0;
 const uint64_t *vr_control_word = &vr_zero_word;
 struct vrift_header *vr_hdr;
+int vr_attached;
 struct vrift_counters *vr_counters;
-uint32_t vr_counters_gen;
-int vr_counters_shared;
+static uint32_t vr_image_slot; /* vr_counters' slot index */
+VR_TLS struct vrift_counters *vr_row;
+VR_TLS uint32_t vr_row_gen;
 int vr_use_tsc;
 uint64_t vr_tsc_mult;
 uint32_t vr_tsc_shift;
 
-static uint32_t vr_claiming; /* 1 while some thread of this image claims a slot */
-static VR_TLS int vr_claiming_here; /* this thread is the one claiming */
+static uint32_t vr_claiming; /* 1 while some thread of this image takes a slot */
+static VR_TLS int vr_claiming_here; /* this thread is claiming its row */
 struct vrift_counters *vr_overflow_counters;
 
 extern char **environ;
@@ -380,82 +382,102 @@ static struct vrift_slot *slot_at(uint64_t idx)
     return (struct vrift_slot *)((char *)vr_hdr + vr_hdr->slots_offset + idx * vr_hdr->slot_size);
 }
 
-/* Take the next free slot (or the overflow slot when none is left). */
-static struct vrift_counters *take_slot(struct vrift_header *h, uint32_t gen)
+/* Take the next free slot for this image (owner 0) or for a thread of
+ * it (owner: the image's slot index); NULL when none is left. A thread
+ * row repeats its image's identity, so that no reader has to chase the
+ * owner to name it. */
+static struct vrift_slot *take_slot(struct vrift_header *h, uint32_t gen, uint32_t owner, uint32_t *idx_out)
 {
     uint64_t idx = __atomic_fetch_add(&h->slots_next, 1, __ATOMIC_RELAXED);
-    if (idx == 0 || idx >= h->slot_count) {
-        __atomic_fetch_add(&h->slots_overflowed, 1, __ATOMIC_RELAXED);
-        vr_counters_shared = 1;
-        return &slot_at(0)->counters;
-    }
+    if (idx == 0 || idx >= h->slot_count)
+        return NULL;
     struct vrift_slot *s = slot_at(idx);
-    s->head.pid = (uint32_t)SYS0(SYS_getpid);
-    s->head.ppid = (uint32_t)SYS0(SYS_getppid);
-    s->head.reset_generation = gen;
-    s->head.start_realtime_ns = realtime_ns_syscall();
-    const char *comm = program_invocation_short_name;
-    for (size_t i = 0; comm && comm[i] && i < VRIFT_COMM_LEN - 1; i++)
-        s->head.comm[i] = comm[i];
-    __atomic_store_n(&s->head.state, VRIFT_SLOT_LIVE, __ATOMIC_RELEASE);
-    vr_counters_shared = 0;
-    return &s->counters;
-}
-
-/* A reset moved the generation on: zero our own slot, then mark it as
- * holding the new generation (readers ignore a slot of an older one, so
- * no reader ever sees half-zeroed counters as current). The overflow
- * slot is zeroed by the resetter itself. */
-static void renew_slot(struct vrift_counters *c, uint32_t gen)
-{
-    if (!vr_counters_shared) {
-        struct vrift_slot *s = (struct vrift_slot *)((char *)c - offsetof(struct vrift_slot, counters));
-        volatile uint64_t *w = (volatile uint64_t *)c;
-        for (size_t i = 0; i < sizeof *c / sizeof(uint64_t); i++)
-            w[i] = 0;
-        __atomic_store_n(&s->head.reset_generation, gen, __ATOMIC_RELEASE);
+    if (owner) {
+        const struct vrift_slot *img = slot_at(owner);
+        s->head.pid = img->head.pid;
+        s->head.ppid = img->head.ppid;
+        s->head.start_realtime_ns = img->head.start_realtime_ns;
+        __builtin_memcpy(s->head.comm, img->head.comm, VRIFT_COMM_LEN);
+        s->head.tid = (uint32_t)SYS0(SYS_gettid);
+    } else {
+        s->head.pid = (uint32_t)SYS0(SYS_getpid);
+        s->head.ppid = (uint32_t)SYS0(SYS_getppid);
+        s->head.start_realtime_ns = realtime_ns_syscall();
+        const char *comm = program_invocation_short_name;
+        for (size_t i = 0; comm && comm[i] && i < VRIFT_COMM_LEN - 1; i++)
+            s->head.comm[i] = comm[i];
     }
+    s->head.owner_slot = owner;
+    s->head.reset_generation = gen;
+    __atomic_store_n(&s->head.state, VRIFT_SLOT_LIVE, __ATOMIC_RELEASE);
+    *idx_out = (uint32_t)idx;
+    return s;
 }
 
-/* First counted call of this process image (take a slot), or first one
- * after a reset (renew it). Another thread of the image racing us, or a
- * signal handler interrupting us, counts into the shared overflow slot
- * meanwhile, so nothing is lost. */
-struct vrift_counters *vr_claim_slot(uint32_t gen)
+/* A reset moved the generation on: zero this thread's row, then mark it
+ * as holding the new generation (readers ignore a row of an older one,
+ * so no reader ever sees half-zeroed counters as current). The overflow
+ * slot is zeroed by the resetter itself. */
+static void renew_row(struct vrift_counters *c, uint32_t gen)
+{
+    if (c == vr_overflow_counters)
+        return;
+    struct vrift_slot *s = (struct vrift_slot *)((char *)c - offsetof(struct vrift_slot, counters));
+    volatile uint64_t *w = (volatile uint64_t *)c;
+    for (size_t i = 0; i < sizeof *c / sizeof(uint64_t); i++)
+        w[i] = 0;
+    __atomic_store_n(&s->head.reset_generation, gen, __ATOMIC_RELEASE);
+}
+
+/* This thread's first counted call (take its row: the image's slot if
+ * no thread of the image has one yet, else a thread row), or its first
+ * one after a reset (renew the row). A signal handler that interrupts
+ * the claim on this thread, and a thread that finds no free slot or
+ * waits unusually long for a sibling's claim, count into the shared
+ * overflow slot: totals stay exact, attribution goes to "(overflow)". */
+struct vrift_counters *vr_claim_row(uint32_t gen)
 {
     struct vrift_header *h = vr_hdr;
     if (!h)
         return NULL;
-    while (__atomic_exchange_n(&vr_claiming, 1, __ATOMIC_ACQUIRE) != 0) {
-        /* Another thread is claiming (a few syscalls): wait for it, so its
-         * sibling threads count into the image's own slot. A signal handler
-         * that interrupted the claim on this very thread cannot wait: it,
-         * and a claim that takes unusually long, count into the overflow
-         * slot (totals stay exact, attribution goes to "(overflow)"). */
-        struct vrift_counters *c = __atomic_load_n(&vr_counters, __ATOMIC_ACQUIRE);
-        if (c && vr_counters_gen == gen)
-            return c;
-        if (vr_claiming_here)
-            return vr_overflow_counters;
-        for (int spin = 0; __atomic_load_n(&vr_claiming, __ATOMIC_ACQUIRE); spin++) {
-            if (spin > 1000000)
-                return vr_overflow_counters;
-#if defined(__x86_64__)
-            __builtin_ia32_pause();
-#endif
-        }
-    }
+    if (vr_claiming_here)
+        return vr_overflow_counters;
     vr_claiming_here = 1;
     int saved = errno;
-    struct vrift_counters *c = __atomic_load_n(&vr_counters, __ATOMIC_ACQUIRE);
-    if (c == NULL)
-        c = take_slot(h, gen);
-    else if (vr_counters_gen != gen)
-        renew_slot(c, gen);
-    vr_counters_gen = gen;
-    __atomic_store_n(&vr_counters, c, __ATOMIC_RELEASE);
-    vr_claiming_here = 0;
+    struct vrift_counters *c = vr_row;
+    if (c != NULL) {
+        renew_row(c, gen);
+        goto done;
+    }
+    /* Taking the image's slot and thread rows is serialised (a few
+     * syscalls), so that an image never gets two slots. */
+    for (int spin = 0; __atomic_exchange_n(&vr_claiming, 1, __ATOMIC_ACQUIRE) != 0; spin++) {
+        if (spin > 1000000) {
+            vr_claiming_here = 0;
+            errno = saved;
+            return vr_overflow_counters; /* not kept: the next call tries again */
+        }
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#endif
+    }
+    uint32_t idx = 0;
+    struct vrift_slot *s = take_slot(h, gen, vr_counters ? vr_image_slot : 0, &idx);
+    if (s && !vr_counters) {
+        vr_image_slot = idx;
+        __atomic_store_n(&vr_counters, &s->counters, __ATOMIC_RELEASE);
+    }
     __atomic_store_n(&vr_claiming, 0, __ATOMIC_RELEASE);
+    if (s) {
+        c = &s->counters;
+    } else {
+        __atomic_fetch_add(&h->slots_overflowed, 1, __ATOMIC_RELAXED);
+        c = vr_overflow_counters;
+    }
+    vr_row = c;
+done:
+    vr_row_gen = gen;
+    vr_claiming_here = 0;
     errno = saved;
     return c;
 }
@@ -467,7 +489,8 @@ struct vrift_counters *vr_claim_slot(uint32_t gen)
 static void forget_slot_in_child(void)
 {
     vr_counters = NULL;
-    vr_counters_shared = 0;
+    vr_image_slot = 0;
+    vr_row = NULL; /* the child's only thread is the one that forked */
     vr_claiming = 0;
     vr_claiming_here = 0;
 }
@@ -543,5 +566,6 @@ out:
         if (vfs && *vfs)
             vr_vfs_init(vfs);
     }
+    vr_attached = vr_hdr != NULL || __atomic_load_n(&vr_vfs_count, __ATOMIC_RELAXED) != 0;
     errno = saved;
 }

@@ -47,21 +47,27 @@ _Static_assert(offsetof(struct vrift_header, reset_generation) ==
  * Points at a static zero until a session is attached. */
 VR_HIDDEN extern const uint64_t *vr_control_word;
 VR_HIDDEN extern struct vrift_header *vr_hdr;
-/* This process image's counters: NULL until its first counted call
- * claims a slot (and again in a fork child). */
+/* Set once by the constructor: this process has a session attached or a
+ * projection to serve. 0: every wrapper is a jump to libc. */
+VR_HIDDEN extern int vr_attached;
+/* This process image's slot: NULL until its first counted call claims
+ * it (and again in a fork child). The thread that claimed it counts in
+ * it; every other thread counts in a row of its own (format 1.4). */
 VR_HIDDEN extern struct vrift_counters *vr_counters;
-/* The reset generation vr_counters hold counts of. */
-VR_HIDDEN extern uint32_t vr_counters_gen;
-/* 1 when vr_counters is the overflow slot other processes share. */
-VR_HIDDEN extern int vr_counters_shared;
-/* Slot 0's counters, shared by every image that found no slot of its own. */
+/* This thread's counter row and the generation it holds counts of:
+ * written by this thread alone (and a signal handler running on it). */
+VR_HIDDEN extern VR_TLS struct vrift_counters *vr_row;
+VR_HIDDEN extern VR_TLS uint32_t vr_row_gen;
+/* Slot 0's counters, shared by every thread that found no row of its
+ * own: the only counters with more than one writer. */
 VR_HIDDEN extern struct vrift_counters *vr_overflow_counters;
 VR_HIDDEN extern int vr_use_tsc;
 VR_HIDDEN extern uint64_t vr_tsc_mult;
 VR_HIDDEN extern uint32_t vr_tsc_shift;
 
-/* Claim this image's slot, or start a new reset generation in it. */
-VR_HIDDEN struct vrift_counters *vr_claim_slot(uint32_t gen);
+/* Claim this thread's row (the image's slot for its first counting
+ * thread), or start a new reset generation in it. */
+VR_HIDDEN struct vrift_counters *vr_claim_row(uint32_t gen);
 VR_HIDDEN uint64_t vr_monotonic_ns(void);
 
 /* ---- lazy symbol resolution (resolve.c) ---- */
@@ -174,15 +180,12 @@ static inline unsigned vr_bucket(uint64_t ns)
     return b < VRIFT_HIST_BUCKETS ? b : VRIFT_HIST_BUCKETS - 1;
 }
 
-/* Other writers may touch our counters: other threads of this process,
- * or other processes (the overflow slot). Then adds must be locked;
- * otherwise one unlocked add instruction is enough (a signal handler
- * runs between instructions, never inside one) and ~3x cheaper. */
-extern char __libc_single_threaded;
-
+/* Every row has one writer, its thread: one unlocked add instruction is
+ * enough (a signal handler runs between instructions, never inside one)
+ * and ~3x cheaper than a locked one. Only the overflow slot is shared. */
 static inline int vr_shared(const struct vrift_counters *c)
 {
-    return vr_counters_shared | !__libc_single_threaded | (c == vr_overflow_counters);
+    return c == vr_overflow_counters;
 }
 
 static inline void vr_inc(uint64_t *p, uint64_t v, int shared)
@@ -198,11 +201,12 @@ static inline void vr_inc(uint64_t *p, uint64_t v, int shared)
     __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
 }
 
+/* This thread's row: one TLS load and a compare on the hot path. */
 static inline struct vrift_counters *vr_slot(uint32_t gen)
 {
-    struct vrift_counters *c = __atomic_load_n(&vr_counters, __ATOMIC_RELAXED);
-    if (VR_UNLIKELY(c == NULL || vr_counters_gen != gen))
-        c = vr_claim_slot(gen);
+    struct vrift_counters *c = vr_row;
+    if (VR_UNLIKELY(c == NULL || vr_row_gen != gen))
+        c = vr_claim_row(gen);
     return c;
 }
 

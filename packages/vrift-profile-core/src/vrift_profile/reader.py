@@ -418,6 +418,9 @@ def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapsh
     comm_len = c("VRIFT_COMM_LEN")
     gen_off = ffi.offsetof("struct vrift_slot_head", "reset_generation")
     live = c("VRIFT_SLOT_LIVE")
+    # 1.4: a thread row names its image's slot; before, the field is 0
+    owner_off = ffi.offsetof("struct vrift_slot_head", "owner_slot")
+    images: set[int] = set()
     groups: dict[str, _Totals] = {}
     for i in range(header.slots_used):
         base = i * header.slot_size
@@ -440,7 +443,12 @@ def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapsh
         if totals is None:
             totals = groups[name] = decoder.new_totals()
         decoder.add(totals, words)
-        totals.processes += 1
+        # an image counts once, by its slot's index, whichever of its rows is current
+        owner = int.from_bytes(slots[base + owner_off : base + owner_off + 4], "little") if header.minor >= 4 else 0
+        image = owner or i
+        if image not in images:
+            images.add(image)
+            totals.processes += 1
 
     commands = [CommandStats(name, t.processes, t.op_stats(), t.counters) for name, t in groups.items()]
     commands.sort(key=lambda cmd: (-cmd.est_total_ns, cmd.command))

@@ -190,7 +190,7 @@ class SessionInfo:
     enabled: bool
     clock: str  # "tsc" or "monotonic"
     slot_count: int
-    slots_used: int  # process images that claimed a slot
+    slots_used: int  # slots taken: one per process image, one more per extra counting thread (1.4)
     slots_overflowed: int  # process images counted in the shared overflow slot
     creator: str
     # Timing: the operations in sampled_ops time each call with probability

@@ -249,8 +249,10 @@ class SyntheticWriter:
             "struct vrift_slot *", self._ffi.cast("char *", h) + h.slots_offset + idx * h.slot_size
         )
 
-    def process(self, command: str, pid: int = 0, ppid: int = 0) -> int:
-        """Claim the next slot for a process image named `command`; returns its index."""
+    def process(self, command: str, pid: int = 0, ppid: int = 0, thread_of: int = 0) -> int:
+        """Claim the next slot for a process image named `command`, or with
+        `thread_of` (an image's slot index) a thread row of that image
+        (format 1.4); returns its index."""
         h = self._h
         idx = int(h.slots_next)
         if idx >= h.slot_count:
@@ -262,6 +264,7 @@ class SyntheticWriter:
         s.head.pid, s.head.ppid = pid, ppid
         s.head.start_realtime_ns = _realtime_ns()
         s.head.reset_generation = h.reset_generation
+        s.head.owner_slot = thread_of
         s.head.state = c("VRIFT_SLOT_LIVE")
         return idx
 

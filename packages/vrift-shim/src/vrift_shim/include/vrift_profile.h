@@ -30,7 +30,7 @@
 #define VRIFT_MAGIC 0x56524654
 #define VRIFT_BYTE_ORDER_MARK 0x01020304
 #define VRIFT_VERSION_MAJOR 1
-#define VRIFT_VERSION_MINOR 3
+#define VRIFT_VERSION_MINOR 4
 
 /* log2 latency histogram: bucket i holds integer ns in [2^i, 2^(i+1)),
  * bucket 0 also holds 0 ns, the last bucket holds everything >= 2^31 ns. */
@@ -298,7 +298,13 @@ struct vrift_slot_head {
                                    owner zeroes them when the header's moves on */
     uint64_t start_realtime_ns;
     char comm[VRIFT_COMM_LEN];  /* program_invocation_short_name */
-    uint64_t head_reserved;
+    /* 1.4: a process image counts in one row per thread, so that no add
+     * needs a lock. The first thread to count takes the image's slot
+     * (owner_slot 0); every other thread takes a row of its own, a slot
+     * whose owner_slot is the index of the image's slot (same pid, ppid
+     * and comm). Readers fold thread rows into their image. */
+    uint32_t owner_slot;
+    uint32_t tid;               /* the thread of a thread row (0 in the image's slot) */
 };
 
 #define VRIFT_HOT_COMM_LEN 16
