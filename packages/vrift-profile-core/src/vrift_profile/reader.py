@@ -444,7 +444,9 @@ def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapsh
             totals = groups[name] = decoder.new_totals()
         decoder.add(totals, words)
         # an image counts once, by its slot's index, whichever of its rows is current
-        owner = int.from_bytes(slots[base + owner_off : base + owner_off + 4], "little") if header.minor >= 4 else 0
+        owner = 0
+        if header.minor >= 4:
+            owner = int.from_bytes(slots[base + owner_off : base + owner_off + 4], "little")
         image = owner or i
         if image not in images:
             images.add(image)
