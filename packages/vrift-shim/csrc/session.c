@@ -27,6 +27,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "rawsys.h"
 #include "shim.h"
 #include "vfs.h"
 
@@ -47,39 +48,6 @@ static VR_TLS int vr_claiming_here; /* this thread is claiming its row */
 struct vrift_counters *vr_overflow_counters;
 
 extern char **environ;
-
-/* ---- raw syscalls: never through a wrapper, nor through libc ----
- * They return the result or -errno and never touch errno. */
-
-#if defined(__x86_64__)
-static inline long vr_sys(long n, long a, long b, long c, long d, long e, long f)
-{
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    register long r9 __asm__("r9") = f;
-    long ret;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
-#else
-static long vr_sys(long n, long a, long b, long c, long d, long e, long f)
-{
-    int saved = errno;
-    long r = syscall(n, a, b, c, d, e, f);
-    if (r == -1)
-        r = -errno;
-    errno = saved;
-    return r;
-}
-#endif
-#define SYS0(n) vr_sys((n), 0, 0, 0, 0, 0, 0)
-#define SYS1(n, a) vr_sys((n), (long)(a), 0, 0, 0, 0, 0)
-#define SYS2(n, a, b) vr_sys((n), (long)(a), (long)(b), 0, 0, 0, 0)
-#define SYS3(n, a, b, c) vr_sys((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
-#define SYS4(n, a, b, c, d) vr_sys((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
 
 /* mmap/munmap are wrapped (counted) by this library: never call them. */
 static void *raw_mmap_shared(int fd, uint64_t size)

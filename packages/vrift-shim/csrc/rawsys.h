@@ -1,0 +1,44 @@
+/*
+ * rawsys.h — system calls made by the shim for itself: never through a
+ * wrapper (they would be counted), nor through libc (whose code pages a
+ * plain process may not touch, docs/shim.md "Per-exec cost"). They return
+ * the result or -errno and never touch errno.
+ */
+#ifndef VRIFT_RAWSYS_H
+#define VRIFT_RAWSYS_H
+
+#include <errno.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#if defined(__x86_64__)
+static inline long vr_sys(long n, long a, long b, long c, long d, long e, long f)
+{
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+#else
+static inline long vr_sys(long n, long a, long b, long c, long d, long e, long f)
+{
+    int saved = errno;
+    long r = syscall(n, a, b, c, d, e, f);
+    if (r == -1)
+        r = -errno;
+    errno = saved;
+    return r;
+}
+#endif
+#define SYS0(n) vr_sys((n), 0, 0, 0, 0, 0, 0)
+#define SYS1(n, a) vr_sys((n), (long)(a), 0, 0, 0, 0, 0)
+#define SYS2(n, a, b) vr_sys((n), (long)(a), (long)(b), 0, 0, 0, 0)
+#define SYS3(n, a, b, c) vr_sys((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define SYS4(n, a, b, c, d) vr_sys((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+
+#endif
