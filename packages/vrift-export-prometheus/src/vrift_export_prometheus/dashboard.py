@@ -71,7 +71,9 @@ def _stat(title: str, expr: str, unit: str, description: str, legend: str = "") 
     )
 
 
-def _series(title: str, unit: str, description: str, *queries: Dataquery, stacked: bool = False):
+def _series(
+    title: str, unit: str, description: str, *queries: Dataquery, stacked: bool = False
+) -> timeseries.Panel:
     panel = (
         timeseries.Panel()
         .title(title)
@@ -86,11 +88,13 @@ def _series(title: str, unit: str, description: str, *queries: Dataquery, stacke
             .show_legend(True)
         )
         .tooltip(common.VizTooltipOptions().mode(TooltipDisplayMode.MULTI).sort(SortOrder.DESCENDING))
+        .line_width(1)
+        .fill_opacity(30 if stacked else 10)
         .height(8)
         .span(12)
     )
     if stacked:
-        panel = panel.stacking(common.StackingConfig().mode(StackingMode.NORMAL)).fill_opacity(30)
+        panel = panel.stacking(common.StackingConfig().mode(StackingMode.NORMAL))
     for q in queries:
         panel = panel.with_target(q)
     return panel
