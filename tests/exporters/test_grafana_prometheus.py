@@ -146,6 +146,22 @@ class Prometheus:
             self.proc.wait()
 
 
+def start_prometheus(workdir: Path, target: str) -> Prometheus:
+    """Ready to query; another port when the free one was taken meanwhile."""
+    for attempt in range(3):
+        tries = workdir / f"prometheus-{attempt}"
+        tries.mkdir()
+        prom = Prometheus(tries, target)
+        try:
+            prom.wait_ready()
+            return prom
+        except AssertionError:
+            prom.stop()
+            if "address already in use" not in prom.log.read_text():
+                raise
+    raise AssertionError("no free port for prometheus after 3 tries")
+
+
 def start_serve(session: Path) -> tuple[subprocess.Popen, str]:
     """`vrift profile serve` on a free loopback port; returns it and host:port."""
     proc = subprocess.Popen(
@@ -413,11 +429,9 @@ def test_every_panel_query_matches_the_json_export(
     proj = projection(tmp_path)
     session = create_session(tmp_path / "grafana.vrift")
     serve, target = start_serve(session)
-    prom_dir = tmp_path / "prometheus"
-    prom_dir.mkdir()
-    prom = Prometheus(prom_dir, target)
+    prom = None
     try:
-        prom.wait_ready()
+        prom = start_prometheus(tmp_path, target)
         run_workload(cbin, shim_lib, session, proj, scale=1)
         s0 = prom.scrape_after(time.time())
         a = export_json(session)
@@ -458,7 +472,8 @@ def test_every_panel_query_matches_the_json_export(
         check_quantiles_lie_in_vrift_buckets(prom, queries, range_ms, s1, a, b)
         check_variables(prom, board, s1, a)
     finally:
-        prom.stop()
+        if prom is not None:
+            prom.stop()
         serve.send_signal(signal.SIGINT)
         try:
             serve.wait(timeout=30)
