@@ -229,13 +229,15 @@ def vfs() -> list[Builder]:
             "Time saved (estimate)",
             f"sum({_sel('vrift_vfs_time_saved_seconds', ENDPOINTS)})",
             "s",
-            "Served calls x mean real call of the class - serving time (docs/vfs.md)",
+            "Served calls x mean real call of the class - serving time (docs/vfs.md); "
+            "for the whole session: the Command filter does not apply",
         ),
         _stat(
             "Disk saved by dedup",
             f"{original} - {stored}",
             "bytes",
-            "Original bytes of the session's projections minus the distinct content stored",
+            "Original bytes of the session's projections minus the distinct content stored "
+            "(for the whole session: the Command filter does not apply)",
         ),
         _series(
             "VFS handled vs passthrough",
