@@ -1,4 +1,4 @@
-"""`vrift profile start|stop|reset|show|export|run`."""
+"""`vrift profile start|stop|reset|show|export|serve|dashboard|run|...`."""
 
 from __future__ import annotations
 
@@ -109,6 +109,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v = verb("serve", serve, "serve the session as Prometheus /metrics (live)")
     v.add_argument("--port", type=int, default=9464, help="TCP port (default 9464)")
     v.add_argument("--addr", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    v = verbs.add_parser("dashboard", help="a Grafana dashboard for `serve` scraped by Prometheus (JSON)")
+    v.add_argument("--output", "-o", help="write to FILE (atomically) instead of stdout")
+    v.set_defaults(func=dashboard)
     v = verb("flamegraph", flamegraph, "folded stacks (command;dir;...;file) and an SVG flame graph")
     v.add_argument("--weight", choices=("time", "calls"), default="time", help="frame width (default time)")
     v.add_argument("--output", "-o", help="folded stacks file (default stdout)")
@@ -294,6 +297,21 @@ def serve(args: argparse.Namespace) -> int:
             time.sleep(3600)
     except KeyboardInterrupt:
         server.shutdown()
+    return 0
+
+
+def dashboard(args: argparse.Namespace) -> int:
+    from vrift_profile import write_output
+
+    try:  # the SDK is imported here only: `show` never pays for it
+        from vrift_export_prometheus.dashboard import dashboard_json
+    except ImportError as e:
+        raise SessionError(
+            f"dashboard needs vrift-export-prometheus and grafana-foundation-sdk ({e})"
+        ) from None
+    write_output(dashboard_json().encode(), args.output, mode=0o644)
+    if args.output:
+        print(f"vrift: Grafana dashboard written: {args.output} (Dashboards > New > Import; docs/grafana.md)")
     return 0
 
 

@@ -67,6 +67,7 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
                 io.add_metric([c, direction], cmd.counters[key])
     yield from (calls, errors, duration, io, procs)
     yield from counter_families(snapshot)
+    yield from vfs_families(snapshot)
 
     start = GaugeMetricFamily(
         "vrift_session_start_time_seconds", "When the session (or its last reset) started, Unix time"
@@ -97,6 +98,34 @@ def counter_families(snapshot: Snapshot) -> Iterator[Metric]:
             v = cmd.counters.get(name, 0)
             fam.add_metric([cmd.command], v / 1e9 if unit == "ns" else v)
         yield fam
+
+
+def vfs_families(snapshot: Snapshot) -> Iterator[Metric]:
+    """What the VFS contributed, as `vrift profile show` and the JSON export
+    compute it: session-wide gauges (no command label), absent when the
+    session had no projection. Gauges, not counters: the time saved is an
+    estimate recomputed from running means, so it can go down."""
+    from vrift_profile.vfsstats import contribution
+
+    v = contribution(snapshot)
+    if v is None:
+        return
+    if v.time_saved_ns is not None:
+        saved = GaugeMetricFamily(
+            "vrift_vfs_time_saved_seconds",
+            "Estimated time the VFS saved: served calls x mean real call of the class - serving time",
+        )
+        saved.add_metric([], v.time_saved_ns / 1e9)
+        yield saved
+    original = GaugeMetricFamily(
+        "vrift_vfs_original_bytes", "Bytes of the session's projections as ingested, before dedup"
+    )
+    original.add_metric([], v.original_bytes)
+    stored = GaugeMetricFamily(
+        "vrift_vfs_stored_bytes", "Distinct content bytes stored for the session's projections"
+    )
+    stored.add_metric([], v.stored_bytes)
+    yield from (original, stored)
 
 
 class SnapshotCollector:

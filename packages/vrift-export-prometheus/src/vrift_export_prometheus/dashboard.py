@@ -1,0 +1,372 @@
+"""A Grafana dashboard for what `vrift profile serve` exposes, scraped by
+Prometheus (`vrift profile dashboard -o vrift-grafana.json`).
+
+Built with grafana-foundation-sdk, Grafana Labs' typed builders, so the
+JSON is a dashboard model Grafana imports rather than something typed by
+hand. Every expression names a metric that collector.py writes: keep the
+two in step (tests/exporters/test_grafana_prometheus.py runs each one
+against a real Prometheus and compares it with the JSON export).
+
+Panels read one Prometheus data source, chosen by the `datasource`
+variable; `instance` picks the scraped `vrift profile serve` endpoints and
+`command` the commands (both multi-valued, all by default). Rates use
+Grafana's `$__rate_interval`; "since the session started" figures are the
+raw cumulative counters, the same numbers `vrift profile show` prints.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grafana_foundation_sdk.builders import common, stat, table, timeseries
+from grafana_foundation_sdk.builders import dashboard as gd
+from grafana_foundation_sdk.builders.prometheus import Dataquery
+from grafana_foundation_sdk.cog.builder import Builder
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import dashboard as model
+from grafana_foundation_sdk.models.common import (
+    BigValueColorMode,
+    BigValueGraphMode,
+    LegendDisplayMode,
+    LegendPlacement,
+    SortOrder,
+    StackingMode,
+    TooltipDisplayMode,
+)
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+
+UID = "vrift-profile"
+DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
+
+# Series of the chosen endpoints; `COMMANDS` also of the chosen commands.
+ENDPOINTS = 'instance=~"$instance"'
+COMMANDS = f'{ENDPOINTS},command=~"$command"'
+RATE = "[$__rate_interval]"
+
+
+def _sel(metric: str, match: str = COMMANDS) -> str:
+    return f"{metric}{{{match}}}"
+
+
+def _query(expr: str, legend: str = "", ref: str = "A", instant: bool = False) -> Dataquery:
+    q = Dataquery().expr(expr).ref_id(ref).datasource(DATASOURCE)
+    if legend:
+        q = q.legend_format(legend)
+    return q.instant() if instant else q.range()
+
+
+def _stat(title: str, expr: str, unit: str, description: str, legend: str = "") -> stat.Panel:
+    return (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .with_target(_query(expr, legend, instant=True))
+        .unit(unit)
+        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+        .graph_mode(BigValueGraphMode.NONE)
+        .color_mode(BigValueColorMode.VALUE)
+        .height(4)
+        .span(4)
+    )
+
+
+def _series(
+    title: str, unit: str, description: str, *queries: Dataquery, stacked: bool = False
+) -> timeseries.Panel:
+    panel = (
+        timeseries.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .unit(unit)
+        .min(0)
+        .legend(
+            common.VizLegendOptions()
+            .display_mode(LegendDisplayMode.LIST)
+            .placement(LegendPlacement.BOTTOM)
+            .show_legend(True)
+        )
+        .tooltip(common.VizTooltipOptions().mode(TooltipDisplayMode.MULTI).sort(SortOrder.DESCENDING))
+        .line_width(1)
+        .fill_opacity(30 if stacked else 10)
+        .height(8)
+        .span(12)
+    )
+    if stacked:
+        panel = panel.stacking(common.StackingConfig().mode(StackingMode.NORMAL))
+    for q in queries:
+        panel = panel.with_target(q)
+    return panel
+
+
+def _by(label: str, inner: str) -> str:
+    return f"sum by ({label}) ({inner})"
+
+
+def _rate(metric: str, match: str = COMMANDS) -> str:
+    return f"rate({_sel(metric, match)}{RATE})"
+
+
+def _quantile(q: float) -> str:
+    return f"histogram_quantile({q}, {_by('syscall, le', _rate('vrift_syscall_duration_seconds_bucket'))})"
+
+
+def overview() -> list[Builder]:
+    calls = f"sum({_sel('vrift_syscall_calls_total')})"
+    return [
+        _stat("Calls", calls, "short", "File-system calls counted since the session started"),
+        _stat(
+            "Call rate",
+            f"sum({_rate('vrift_syscall_calls_total')})",
+            "ops",
+            "Calls per second now (all operations)",
+        ),
+        _stat(
+            "Time in calls",
+            f"sum({_sel('vrift_syscall_duration_seconds_sum')})",
+            "s",
+            "Time spent inside counted calls since the session started (sampled classes: estimates)",
+        ),
+        _stat(
+            "Failed calls",
+            f"sum({_sel('vrift_syscall_errors_total')}) / {calls}",
+            "percentunit",
+            "Share of calls that returned an error, since the session started",
+        ),
+        _stat(
+            "Processes", f"sum({_sel('vrift_processes_total')})", "short", "Process images that made calls"
+        ),
+        _stat(
+            "Sessions counting",
+            f"sum({_sel('vrift_session_running', ENDPOINTS)})",
+            "short",
+            "Scraped sessions that are counting (vrift profile start); stopped ones count 0",
+        ),
+    ]
+
+
+def calls_by_operation() -> list[Builder]:
+    return [
+        _series(
+            "Call rate by operation",
+            "ops",
+            "Calls per second, by operation class",
+            _query(_by("syscall", _rate("vrift_syscall_calls_total")), "{{syscall}}"),
+        ),
+        _series(
+            "Time in calls by operation",
+            "s",
+            "Seconds spent inside calls per second of wall time (over 1 with parallel processes)",
+            _query(_by("syscall", _rate("vrift_syscall_duration_seconds_sum")), "{{syscall}}"),
+        ),
+        _series(
+            "I/O through wrapped calls",
+            "Bps",
+            "Bytes per second read and written by counted calls",
+            _query(_by("direction", _rate("vrift_io_bytes_total")), "{{direction}}"),
+        ),
+    ]
+
+
+def latency() -> list[Builder]:
+    why = (
+        "from vrift's log2 latency buckets: Prometheus interpolates inside a bucket, "
+        "so the value is within a factor of 2 of the truth (show prints the bucket's upper bound)"
+    )
+    return [
+        _series(
+            "p50 latency by operation",
+            "s",
+            f"Median call latency, {why}",
+            _query(_quantile(0.5), "{{syscall}}"),
+        ),
+        _series(
+            "p99 latency by operation", "s", f"99th percentile, {why}", _query(_quantile(0.99), "{{syscall}}")
+        ),
+    ]
+
+
+def errors() -> list[Builder]:
+    enoent = f'{COMMANDS},error_type="ENOENT"'
+    return [
+        _series(
+            "Errors by type",
+            "ops",
+            "Failed calls per second: ENOENT, EACCES, other",
+            _query(_by("error_type", _rate("vrift_syscall_errors_total")), "{{error_type}}"),
+        ),
+        _series(
+            "ENOENT by operation",
+            "ops",
+            "Calls per second that found no such file, by operation (probing paths that do not exist)",
+            _query(_by("syscall", _rate("vrift_syscall_errors_total", enoent)), "{{syscall}}"),
+        ),
+        _stat(
+            "Errors since the session started",
+            _by("error_type", _sel("vrift_syscall_errors_total")),
+            "short",
+            "Failed calls by type since the session started",
+            "{{error_type}}",
+        ).span(6),
+    ]
+
+
+def vfs() -> list[Builder]:
+    handled = f"sum({_sel('vrift_vfs_handled_total')})"
+    passthrough = f"sum({_sel('vrift_vfs_passthrough_total')})"
+    original = f"sum({_sel('vrift_vfs_original_bytes', ENDPOINTS)})"
+    stored = f"sum({_sel('vrift_vfs_stored_bytes', ENDPOINTS)})"
+    return [
+        _stat(
+            "VFS handled",
+            f"{handled} / ({handled} + {passthrough})",
+            "percentunit",
+            "Share of path calls on a projection that the VFS answered from its manifest, since the "
+            "session started (no value: no projection in the session)",
+        ),
+        _stat(
+            "Time saved (estimate)",
+            f"sum({_sel('vrift_vfs_time_saved_seconds', ENDPOINTS)})",
+            "s",
+            "Served calls x mean real call of the class - serving time (docs/vfs.md); "
+            "for the whole session: the Command filter does not apply",
+        ),
+        _stat(
+            "Disk saved by dedup",
+            f"{original} - {stored}",
+            "bytes",
+            "Original bytes of the session's projections minus the distinct content stored "
+            "(for the whole session: the Command filter does not apply)",
+        ),
+        _series(
+            "VFS handled vs passthrough",
+            "ops",
+            "Path calls per second on a projection: answered by the VFS, or passed to the file system",
+            _query(f"sum({_rate('vrift_vfs_handled_total')})", "handled", "A"),
+            _query(f"sum({_rate('vrift_vfs_passthrough_total')})", "passthrough", "B"),
+            stacked=True,
+        ),
+    ]
+
+
+def commands() -> list[Builder]:
+    def column(ref: str, expr: str) -> Dataquery:
+        return _query(expr, ref=ref, instant=True).format(PromQueryFormat.TABLE)
+
+    totals = (
+        table.Panel()
+        .title("Commands since the session started")
+        .description("Processes, calls, time in calls and failed calls per command")
+        .datasource(DATASOURCE)
+        .with_target(column("A", _by("command", _sel("vrift_processes_total"))))
+        .with_target(column("B", _by("command", _sel("vrift_syscall_calls_total"))))
+        .with_target(column("C", _by("command", _sel("vrift_syscall_duration_seconds_sum"))))
+        .with_target(column("D", _by("command", _sel("vrift_syscall_errors_total"))))
+        # One row per command: join the four instant queries on `command`.
+        .with_transformation(model.DataTransformerConfig(id_val="merge", options={}))
+        .with_transformation(
+            model.DataTransformerConfig(
+                id_val="organize",
+                options={
+                    "excludeByName": {"Time": True},
+                    "renameByName": {
+                        "Value #A": "processes",
+                        "Value #B": "calls",
+                        "Value #C": "time in calls (s)",
+                        "Value #D": "failed calls",
+                    },
+                },
+            )
+        )
+        .sort_by([common.TableSortByFieldState().display_name("time in calls (s)").desc(True)])
+        .height(8)
+        .span(24)
+    )
+    return [
+        _series(
+            "Call rate by command",
+            "ops",
+            "Calls per second, by command (cc1, make, python3...)",
+            _query(_by("command", _rate("vrift_syscall_calls_total")), "{{command}}"),
+        ),
+        _series(
+            "Time in calls by command",
+            "s",
+            "Seconds spent inside calls per second of wall time, by command",
+            _query(_by("command", _rate("vrift_syscall_duration_seconds_sum")), "{{command}}"),
+        ),
+        totals,
+    ]
+
+
+def variables() -> list[Builder]:
+    def labels(name: str, label: str, query: str) -> gd.QueryVariable:
+        return (
+            gd.QueryVariable(name)
+            .id(name)  # the SDK's default id is one fixed UUID for every variable
+            .label(label)
+            .datasource(DATASOURCE)
+            .query(query)
+            .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+            .sort(model.VariableSort.ALPHABETICAL_ASC)
+            .multi(True)
+            .include_all(True)
+            .all_value(".*")  # a regex over every value, including ones not seen yet
+            .current(model.VariableOption(selected=True, text="All", value="$__all"))
+        )
+
+    return [
+        gd.DatasourceVariable("datasource").id("datasource").label("Data source").type("prometheus"),
+        labels("instance", "vrift serve", "label_values(vrift_session_running, instance)"),
+        labels(
+            "command", "Command", 'label_values(vrift_syscall_calls_total{instance=~"$instance"}, command)'
+        ),
+    ]
+
+
+ROWS = (
+    ("Overview", overview),
+    ("Calls by operation", calls_by_operation),
+    ("Latency", latency),
+    ("Errors", errors),
+    ("VFS contribution", vfs),
+    ("Commands", commands),
+)
+
+
+def build() -> model.Dashboard:
+    board = (
+        gd.Dashboard("vrift: file-system profile")
+        .uid(UID)
+        .description("File-system calls counted by vrift (vrift profile serve, scraped by Prometheus)")
+        .tags(["vrift", "file-system", "builds"])
+        .refresh("10s")
+        .time("now-30m", "now")
+        .tooltip(model.DashboardCursorSync.CROSSHAIR)
+        .variables(variables())
+    )
+    panel_id = 0
+    for title, panels in ROWS:
+        panel_id += 1
+        board = board.with_row(gd.Row(title).id(panel_id))
+        for panel in panels():
+            panel_id += 1
+            board = board.with_panel(panel.id(panel_id))
+    return board.build()
+
+
+def dashboard_json() -> str:
+    """The dashboard model as Grafana's import expects it (indented, sorted keys)."""
+    return JSONEncoder(sort_keys=True, indent=2).encode(build()) + "\n"
+
+
+def panel_queries(board: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(panel title, refId, expr) of every query in a dashboard's JSON,
+    collapsed rows included: what a test or a reviewer runs."""
+    out = []
+    for panel in board.get("panels", []):
+        for p in [panel, *panel.get("panels", [])]:
+            for t in p.get("targets", []):
+                out.append((p["title"], t["refId"], t["expr"]))
+    return out
