@@ -70,12 +70,13 @@ def test_fork_threads_exec_totals_exact(cbin: Path, shim_lib: Path, tmp_path: Pa
     assert snap.ops["stat"].calls == 4 * 2 * 5000 + 5000
     forked = snap.command("fork_threads")
     assert forked is not None and forked.ops["stat"].calls == 40_000
-    assert forked.processes == 4  # the parent made no counted call
+    # the 4 children, and the process that exec'd stat_loop: its exec is counted
+    assert forked.processes == 5 and forked.ops["exec"].calls == 1 and snap.ops["exec"].errors == 0
     grand = snap.command("stat_loop")
     assert grand is not None and grand.ops["stat"].calls == 5000 and grand.processes == 1
     assert snap.session.slots_overflowed == 0
     # each child's second thread counted in a row of its own (no locked adds)
-    assert snap.session.slots_used == 4 * 2 + 1
+    assert snap.session.slots_used == 4 * 2 + 1 + 1
 
 
 def test_stopped_session_counts_nothing(cbin: Path, shim_lib: Path, tmp_path: Path, rundir):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,28 @@ def test_plain_programs_still_see_the_right_contents(projected):
     for rel in ("json/decoder.py", "json/decoder_dup.py", "repo/f7.txt", "script.sh"):
         assert (dest / rel).read_bytes() == (tree / rel).read_bytes()
     assert os.readlink(dest / "jsonlink") == "json"
+
+
+NODE_WALK = """
+const fs = require('fs'), path = require('path');
+function walk(d) {
+  for (const e of fs.readdirSync(d).sort()) {
+    const p = path.join(d, e), st = fs.lstatSync(p);
+    console.log(p, st.size, st.mode, st.nlink, st.ino, st.mtimeMs, st.uid, st.gid);
+    if (st.isDirectory()) walk(p);
+  }
+}
+walk('.');
+"""
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="needs node (scripts/test installs nodejs)")
+def test_node_stats_are_served_through_syscall(projected):
+    """libuv (Node.js) stats through glibc's syscall(SYS_statx): the shim
+    dispatches those to the VFS like a named statx."""
+    tree, dest, session = projected
+    plain, served = both(["node", "-e", NODE_WALK], tree, dest, session)
+    assert served == plain and plain.count("\n") > 100
+    snap = counters(session)
+    assert snap["syscalls"]["statx"]["calls"] > 100
+    assert snap["vfs"]["served_calls"] >= snap["syscalls"]["statx"]["calls"] * 0.9

@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "rawsys.h"
 #include "shim.h"
 
 /* ---- the working directory, cached per process ---- */
@@ -74,7 +75,7 @@ static int cwd_ready(void)
     if (!__atomic_compare_exchange_n(&vr_cwd_state, &expect, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return 0;
     int saved = errno;
-    long n = syscall(SYS_getcwd, vr_cwd_buf, sizeof vr_cwd_buf);
+    long n = vr_syscall(SYS_getcwd, vr_cwd_buf, sizeof vr_cwd_buf);
     errno = saved;
     if (n <= 1 || vr_cwd_buf[0] != '/') {
         __atomic_store_n(&vr_cwd_state, 0, __ATOMIC_RELEASE);
@@ -109,24 +110,12 @@ static void store_path(struct vrift_header *h, struct vrift_hot_entry *e, const 
     __atomic_store_n(&e->path_off, (uint32_t)off, __ATOMIC_RELEASE);
 }
 
-void vr_hot_record(uint64_t ctl, enum vrift_op op, int dirfd, const char *path, uint64_t ns, int failed)
+/* The entry of `path` (relative to the working directory when
+ * `relative`) under `hash`: found or claimed within VRIFT_HOT_MAX_PROBE
+ * steps; NULL when none is in reach. */
+static struct vrift_hot_entry *entry_for(struct vrift_header *h, uint64_t hash, const char *path, size_t len,
+                                         int relative)
 {
-    struct vrift_header *h = vr_hdr;
-    if (!h || !h->hot_count || !path)
-        return;
-    size_t len = strlen(path);
-    if (len == 0)
-        return;
-    int relative = path[0] != '/';
-    uint64_t seed = ABS_SEED;
-    if (relative) {
-        if (dirfd != AT_FDCWD || !cwd_ready()) {
-            __atomic_fetch_add(&h->hot_unresolved, 1, __ATOMIC_RELAXED);
-            return;
-        }
-        seed = vr_cwd_hash;
-    }
-    uint64_t hash = hash_bytes(seed ^ comm_seed(), path, len);
     struct vrift_hot_entry *table = (struct vrift_hot_entry *)((char *)h + h->hot_offset);
     uint32_t mask = h->hot_count - 1;
     for (uint32_t i = 0; i < VRIFT_HOT_MAX_PROBE; i++) {
@@ -144,15 +133,70 @@ void vr_hot_record(uint64_t ctl, enum vrift_op op, int dirfd, const char *path, 
         } else if (cur != hash) {
             continue;
         }
-        __atomic_fetch_add(&e->calls, 1, __ATOMIC_RELAXED);
-        if (VR_MODE(ctl) & VRIFT_MODE_TIME)
-            __atomic_fetch_add(&e->latency_ns, ns, __ATOMIC_RELAXED);
-        if (failed)
-            __atomic_fetch_add(&e->errors, 1, __ATOMIC_RELAXED);
-        uint64_t bit = 1ull << op;
-        if (!(__atomic_load_n(&e->ops, __ATOMIC_RELAXED) & bit))
-            __atomic_fetch_or(&e->ops, bit, __ATOMIC_RELAXED);
+        return e;
+    }
+    return NULL;
+}
+
+/* The hash of (command, path), or 0 when the path cannot be named. */
+static uint64_t path_hash(struct vrift_header *h, int dirfd, const char *path, size_t len, int relative,
+                          uint64_t kind_seed)
+{
+    uint64_t seed = ABS_SEED;
+    if (relative) {
+        if (dirfd != AT_FDCWD || !cwd_ready()) {
+            __atomic_fetch_add(&h->hot_unresolved, 1, __ATOMIC_RELAXED);
+            return 0;
+        }
+        seed = vr_cwd_hash;
+    }
+    return hash_bytes(seed ^ comm_seed() ^ kind_seed, path, len);
+}
+
+void vr_hot_record(uint64_t ctl, enum vrift_op op, int dirfd, const char *path, uint64_t ns, int failed)
+{
+    struct vrift_header *h = vr_hdr;
+    if (!h || !h->hot_count || !path)
+        return;
+    size_t len = strlen(path);
+    if (len == 0)
+        return;
+    int relative = path[0] != '/';
+    uint64_t hash = path_hash(h, dirfd, path, len, relative, 0);
+    if (!hash)
+        return;
+    struct vrift_hot_entry *e = entry_for(h, hash, path, len, relative);
+    if (!e) {
+        __atomic_fetch_add(&h->hot_dropped, 1, __ATOMIC_RELAXED);
         return;
     }
-    __atomic_fetch_add(&h->hot_dropped, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&e->calls, 1, __ATOMIC_RELAXED);
+    if (VR_MODE(ctl) & VRIFT_MODE_TIME)
+        __atomic_fetch_add(&e->latency_ns, ns, __ATOMIC_RELAXED);
+    if (failed)
+        __atomic_fetch_add(&e->errors, 1, __ATOMIC_RELAXED);
+    uint64_t bit = 1ull << op;
+    if (!(__atomic_load_n(&e->ops, __ATOMIC_RELAXED) & bit))
+        __atomic_fetch_or(&e->ops, bit, __ATOMIC_RELAXED);
+}
+
+/* Unseen programs live in the same table under a hash of their own (a
+ * program run unseen and the same path named by calls are two entries). */
+#define UNSEEN_SEED 0x452821E638D01377ull
+
+void vr_hot_note_unseen(int dirfd, const char *path, uint64_t why)
+{
+    struct vrift_header *h = vr_hdr;
+    size_t len = path ? strlen(path) : 0;
+    if (!h || !h->hot_count || len == 0)
+        return;
+    int relative = path[0] != '/';
+    uint64_t hash = path_hash(h, dirfd, path, len, relative, UNSEEN_SEED);
+    struct vrift_hot_entry *e = hash ? entry_for(h, hash, path, len, relative) : NULL;
+    if (!e)
+        return; /* still counted in the session's unseen_* counters */
+    __atomic_fetch_add(&e->calls, 1, __ATOMIC_RELAXED);
+    uint64_t bits = VRIFT_HOT_UNSEEN | why;
+    if ((__atomic_load_n(&e->ops, __ATOMIC_RELAXED) & bits) != bits)
+        __atomic_fetch_or(&e->ops, bits, __ATOMIC_RELAXED);
 }

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <limits.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -28,6 +29,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "exec.h"
+#include "rawsys.h"
 #include "shim.h"
 #include "vfs.h"
 
@@ -252,7 +255,7 @@ WRAP_PATH_INT_VFS(VRIFT_OP_ACCESS, eaccess, (const char *p, int m), (p, m), AT_F
     {                                                                          \
         __typeof__(&name) real = (__typeof__(&name))vr_resolve(&vr_real_##name, #name); \
         if (VR_UNLIKELY(!real))                                                \
-            return (int)syscall(SYS_openat, dirfd, p, flags, mode);            \
+            return (int)vr_syscall(SYS_openat, dirfd, p, flags, mode);            \
         if (VR_UNLIKELY(vr_vfs_count)) {                                       \
             int vr_ = 0;                                                       \
             if (vr_vfs_open(dirfd, p, flags, mode, &vr_))                      \
@@ -360,7 +363,7 @@ WRAP_FREOPEN(freopen64)
 
 /* ---------------- close ---------------- */
 
-ENTRY(int, close, (int fd), (fd), return (int)syscall(SYS_close, fd))
+ENTRY(int, close, (int fd), (fd), return (int)vr_syscall(SYS_close, fd))
 {
     if (VR_UNLIKELY(vr_vfs_count))
         vr_vfs_close(fd);
@@ -386,12 +389,12 @@ VR_EXPORT int fclose(FILE *s)
         COUNTED_IO(op, misc, REAL_RESOLVED(name) args);                        \
     }
 
-ENTRY(ssize_t, read, (int fd, void *b, size_t n), (fd, b, n), return syscall(SYS_read, fd, b, n))
+ENTRY(ssize_t, read, (int fd, void *b, size_t n), (fd, b, n), return vr_syscall(SYS_read, fd, b, n))
 {
     COUNTED_IO(VRIFT_OP_READ, VRIFT_MISC_BYTES_READ, REAL_RESOLVED(read)(fd, b, n));
 }
 
-ENTRY(ssize_t, write, (int fd, const void *b, size_t n), (fd, b, n), return syscall(SYS_write, fd, b, n))
+ENTRY(ssize_t, write, (int fd, const void *b, size_t n), (fd, b, n), return vr_syscall(SYS_write, fd, b, n))
 {
     COUNTED_IO(VRIFT_OP_WRITE, VRIFT_MISC_BYTES_WRITTEN, REAL_RESOLVED(write)(fd, b, n));
 }
@@ -417,7 +420,7 @@ WRAP_WRITE(pwritev64, (int fd, const struct iovec *v, int c, off64_t o), (fd, v,
     {                                                                          \
         __typeof__(&name) real = REAL(name);                                   \
         if (VR_UNLIKELY(!real))                                                \
-            return (void *)syscall(SYS_mmap, a, l, p, f, fd, o);               \
+            return (void *)vr_syscall(SYS_mmap, a, l, p, f, fd, o);               \
         COUNTED(VRIFT_OP_MMAP, void *, r == MAP_FAILED, real(a, l, p, f, fd, o)); \
     }
 WRAP_MMAP(mmap, off_t)
@@ -530,7 +533,7 @@ VR_EXPORT int chdir(const char *p)
 {
     __typeof__(&chdir) real = REAL(chdir);
     if (VR_UNLIKELY(!real))
-        return (int)syscall(SYS_chdir, p);
+        return (int)vr_syscall(SYS_chdir, p);
     int r = real(p);
     vr_cwd_changed();
     return r;
@@ -540,7 +543,7 @@ VR_EXPORT int fchdir(int fd)
 {
     __typeof__(&fchdir) real = REAL(fchdir);
     if (VR_UNLIKELY(!real))
-        return (int)syscall(SYS_fchdir, fd);
+        return (int)vr_syscall(SYS_fchdir, fd);
     int r = real(fd);
     vr_cwd_changed();
     return r;
@@ -563,6 +566,165 @@ VR_EXPORT void *dlopen(const char *file, int mode)
     return real(file, mode);
 }
 
+/* ---------------- exec and spawn (exec.c) ----------------
+ *
+ * Each attempt is counted before it is made (a successful exec does not
+ * return) and its failure after it; never timed. The execvp family runs
+ * glibc's PATH search in exec.c, a counted execve per probe; execv and
+ * the variadic execl* build the same argv glibc does and end in execve
+ * or that search, since glibc's own would call its internal execve,
+ * which no wrapper sees.
+ */
+
+extern char **environ;
+
+VR_EXPORT int execve(const char *p, char *const argv[], char *const envp[])
+{
+    __typeof__(&execve) real = REAL(execve);
+    if (VR_UNLIKELY(!real))
+        return (int)vr_syscall(SYS_execve, p, argv, envp);
+    uint64_t ctl = vr_control();
+    if (VR_LIKELY(!VR_MODE(ctl)))
+        return real(p, argv, envp);
+    vr_exec_attempt(ctl, AT_FDCWD, p, 0, envp);
+    int r = real(p, argv, envp);
+    vr_exec_failed(ctl, errno); /* it returned: it failed */
+    return r;
+}
+
+VR_EXPORT int execveat(int d, const char *p, char *const argv[], char *const envp[], int f)
+{
+    __typeof__(&execveat) real = REAL(execveat);
+    if (VR_UNLIKELY(!real))
+        return (int)vr_syscall(SYS_execveat, d, p, argv, envp, f);
+    uint64_t ctl = vr_control();
+    if (VR_LIKELY(!VR_MODE(ctl)))
+        return real(d, p, argv, envp, f);
+    vr_exec_attempt(ctl, d, p, f, envp);
+    int r = real(d, p, argv, envp, f);
+    vr_exec_failed(ctl, errno);
+    return r;
+}
+
+VR_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    __typeof__(&fexecve) real = REAL(fexecve);
+    if (VR_UNLIKELY(!real))
+        MISSING(-1);
+    uint64_t ctl = vr_control();
+    if (VR_LIKELY(!VR_MODE(ctl)))
+        return real(fd, argv, envp);
+    vr_exec_attempt(ctl, fd, "", AT_EMPTY_PATH, envp);
+    int r = real(fd, argv, envp);
+    vr_exec_failed(ctl, errno);
+    return r;
+}
+
+VR_EXPORT int execv(const char *p, char *const argv[])
+{
+    return execve(p, argv, environ);
+}
+
+static int vr_execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    if (VR_MODE(vr_control()))
+        return vr_execvpe_search(file, argv, envp, 1);
+    __typeof__(&execvpe) real = REAL(execvpe);
+    if (VR_UNLIKELY(!real))
+        MISSING(-1);
+    return real(file, argv, envp);
+}
+
+VR_EXPORT int execvp(const char *file, char *const argv[])
+{
+    return vr_execvpe(file, argv, environ);
+}
+
+VR_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    return vr_execvpe(file, argv, envp);
+}
+
+/* execl, execle, execlp: glibc's argv (arg, the variadic arguments up to
+ * NULL), on the stack; execle's envp follows the NULL. */
+#define EXECL_ARGV(arg, envp_out)                                              \
+    ptrdiff_t argc_;                                                           \
+    va_list ap_;                                                               \
+    va_start(ap_, arg);                                                        \
+    for (argc_ = 1; va_arg(ap_, const char *); argc_++) {                      \
+        if (argc_ == INT_MAX) {                                                \
+            va_end(ap_);                                                       \
+            errno = E2BIG;                                                     \
+            return -1;                                                         \
+        }                                                                      \
+    }                                                                          \
+    va_end(ap_);                                                               \
+    char *argv_[argc_ + 1];                                                    \
+    va_start(ap_, arg);                                                        \
+    argv_[0] = (char *)(arg);                                                  \
+    for (ptrdiff_t i_ = 1; i_ <= argc_; i_++)                                  \
+        argv_[i_] = va_arg(ap_, char *);                                       \
+    envp_out;                                                                  \
+    va_end(ap_)
+
+VR_EXPORT int execl(const char *p, const char *arg, ...)
+{
+    EXECL_ARGV(arg, (void)0);
+    return execve(p, argv_, environ);
+}
+
+VR_EXPORT int execle(const char *p, const char *arg, ...)
+{
+    char *const *envp;
+    EXECL_ARGV(arg, envp = va_arg(ap_, char *const *));
+    return execve(p, argv_, envp);
+}
+
+VR_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+    EXECL_ARGV(arg, (void)0);
+    return vr_execvpe(file, argv_, environ);
+}
+
+/* posix_spawn reports failure as its return value, not errno. */
+VR_EXPORT int posix_spawn(pid_t *pid, const char *p, const posix_spawn_file_actions_t *fa,
+                          const posix_spawnattr_t *at, char *const argv[], char *const envp[])
+{
+    __typeof__(&posix_spawn) real = REAL(posix_spawn);
+    if (VR_UNLIKELY(!real))
+        return ENOSYS;
+    uint64_t ctl = vr_control();
+    if (VR_LIKELY(!VR_MODE(ctl)))
+        return real(pid, p, fa, at, argv, envp);
+    int saved = errno;
+    vr_exec_attempt(ctl, AT_FDCWD, p, 0, envp);
+    errno = saved;
+    int r = real(pid, p, fa, at, argv, envp);
+    if (r != 0)
+        vr_exec_failed(ctl, r);
+    return r;
+}
+
+/* posix_spawnp's PATH probes happen in its child, inside glibc: one call. */
+VR_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                           const posix_spawnattr_t *at, char *const argv[], char *const envp[])
+{
+    __typeof__(&posix_spawnp) real = REAL(posix_spawnp);
+    if (VR_UNLIKELY(!real))
+        return ENOSYS;
+    uint64_t ctl = vr_control();
+    if (VR_LIKELY(!VR_MODE(ctl)))
+        return real(pid, file, fa, at, argv, envp);
+    int saved = errno;
+    char found[PATH_MAX];
+    vr_exec_attempt(ctl, AT_FDCWD, vr_spawnp_program(file, found, sizeof found), 0, envp);
+    errno = saved;
+    int r = real(pid, file, fa, at, argv, envp);
+    if (r != 0)
+        vr_exec_failed(ctl, r);
+    return r;
+}
+
 /* ---------------- fd bookkeeping and changes (VFS only) ----------------
  *
  * Not profiled: these keep the VFS truthful. Duplicated fds keep serving
@@ -576,7 +738,7 @@ VR_EXPORT int dup(int fd)
 {
     __typeof__(&dup) real = REAL(dup);
     if (VR_UNLIKELY(!real))
-        return (int)syscall(SYS_dup, fd);
+        return (int)vr_syscall(SYS_dup, fd);
     int r = real(fd);
     if (VR_UNLIKELY(vr_vfs_count) && r >= 0)
         vr_vfs_dup(fd, r);
@@ -587,7 +749,7 @@ VR_EXPORT int dup2(int fd, int fd2)
 {
     __typeof__(&dup2) real = REAL(dup2);
     if (VR_UNLIKELY(!real))
-        return (int)syscall(SYS_dup2, fd, fd2);
+        return (int)vr_syscall(SYS_dup2, fd, fd2);
     int r = real(fd, fd2);
     if (VR_UNLIKELY(vr_vfs_count) && r >= 0 && fd != fd2)
         vr_vfs_dup(fd, r);
@@ -598,7 +760,7 @@ VR_EXPORT int dup3(int fd, int fd2, int flags)
 {
     __typeof__(&dup3) real = REAL(dup3);
     if (VR_UNLIKELY(!real))
-        return (int)syscall(SYS_dup3, fd, fd2, flags);
+        return (int)vr_syscall(SYS_dup3, fd, fd2, flags);
     int r = real(fd, fd2, flags);
     if (VR_UNLIKELY(vr_vfs_count) && r >= 0)
         vr_vfs_dup(fd, r);
@@ -616,7 +778,7 @@ VR_EXPORT int flock(int fd, int op)
 {
     __typeof__(&flock) real = REAL(flock);
     if (VR_UNLIKELY(!real))
-        return (int)syscall(SYS_flock, fd, op);
+        return (int)vr_syscall(SYS_flock, fd, op);
     if (VR_UNLIKELY(vr_vfs_count) && !(op & LOCK_UN) && vr_vfs_before_lock(fd) != 0)
         return -1;
     return real(fd, op);
@@ -632,7 +794,7 @@ VR_EXPORT int flock(int fd, int op)
         va_end(ap);                                                            \
         __typeof__(&name) real = REAL(name);                                   \
         if (VR_UNLIKELY(!real))                                                \
-            return (int)syscall(SYS_fcntl, fd, cmd, arg);                      \
+            return (int)vr_syscall(SYS_fcntl, fd, cmd, arg);                      \
         if (VR_UNLIKELY(vr_vfs_count) && IS_LOCK_CMD(cmd) && vr_vfs_before_lock(fd) != 0) \
             return -1;                                                         \
         int r = real(fd, cmd, arg);                                            \
@@ -649,7 +811,7 @@ VR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
     __typeof__(&close_range) real = REAL(close_range);
     if (VR_UNLIKELY(!real))
-        return (int)syscall(SYS_close_range, first, last, flags);
+        return (int)vr_syscall(SYS_close_range, first, last, flags);
     int r = real(first, last, flags);
     if (VR_UNLIKELY(vr_vfs_count) && r == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
         vr_vfs_close_range(first, last);
@@ -845,22 +1007,171 @@ VR_EXPORT int ioctl(int fd, unsigned long req, ...)
     va_end(ap);
     __typeof__(&ioctl) real = REAL(ioctl);
     if (VR_UNLIKELY(!real))
-        return (int)syscall(SYS_ioctl, fd, req, arg);
+        return (int)vr_syscall(SYS_ioctl, fd, req, arg);
     if (VR_UNLIKELY(vr_vfs_count) && (req == FS_IOC_SETFLAGS || req == FS_IOC_FSSETXATTR)) {
         char path[PATH_MAX];
         int r = vr_vfs_fd_change_path(fd, path, sizeof path);
         if (r < 0)
             return -1;
         if (r > 0) {
-            long copy = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0);
+            long copy = vr_syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0);
             if (copy < 0)
                 return -1;
             int rr = real((int)copy, req, arg);
             int e = errno;
-            syscall(SYS_close, (int)copy);
+            vr_syscall(SYS_close, (int)copy);
             errno = e;
             return rr;
         }
     }
     return real(fd, req, arg);
+}
+
+/* ---------------- syscall(2) ----------------
+ *
+ * libuv (Node.js) and others make file-system calls through glibc's
+ * syscall(). Those numbers are counted as the operation they are, by the
+ * same rules as the named wrappers (getdents64 counts as readdir: one
+ * batch of entries). The call itself is always libc's syscall() with
+ * the caller's arguments, so return value and errno are untouched.
+ * Under a projection, the numbers the VFS serves or protects go to the
+ * named wrapper instead (same system call, same return/errno contract),
+ * so they are served, and a change through syscall() copies a blob out
+ * first like any other route. Every other number passes straight
+ * through. The wrapper reads six argument registers whatever the number,
+ * as libc's syscall() does.
+ */
+
+static void *vr_real_syscall;
+
+/* Count `call`, made by libc's syscall(), as `op` on (dirfd, path);
+ * `misc` >= 0: its positive result is bytes moved. */
+static long counted_syscall(enum vrift_op op, int dirfd, const char *path, int misc, long n, long a, long b,
+                            long c, long d, long e, long f)
+{
+    __typeof__(&syscall) real = (__typeof__(&syscall))vr_real_syscall;
+    uint64_t ctl = vr_control();
+    if (!VR_MODE(ctl))
+        return real(n, a, b, c, d, e, f);
+    uint64_t t0 = vr_start_op(ctl, op);
+    long r = real(n, a, b, c, d, e, f);
+    int failed = r == -1;
+    vr_record_path(op, ctl, t0, failed, failed ? errno : 0, dirfd, path);
+    if (misc >= 0 && r > 0)
+        vr_add_misc(ctl, (enum vrift_misc)misc, (uint64_t)r);
+    return r;
+}
+
+/* Under a projection: the named wrapper, which serves or protects. */
+static int served_syscall(long n, long a, long b, long c, long d, long e, long *out)
+{
+#define P(x) ((const char *)(x))
+    switch (n) {
+    case SYS_stat: *out = stat(P(a), (struct stat *)b); return 1;
+    case SYS_lstat: *out = lstat(P(a), (struct stat *)b); return 1;
+    case SYS_fstat: *out = fstat((int)a, (struct stat *)b); return 1;
+    case SYS_newfstatat: *out = fstatat((int)a, P(b), (struct stat *)c, (int)d); return 1;
+    case SYS_statx: *out = statx((int)a, P(b), (int)c, (unsigned)d, (struct statx *)e); return 1;
+    case SYS_access: *out = access(P(a), (int)b); return 1;
+    case SYS_faccessat: *out = faccessat((int)a, P(b), (int)c, 0); return 1;
+    case SYS_readlink: *out = readlink(P(a), (char *)b, (size_t)c); return 1;
+    case SYS_readlinkat: *out = readlinkat((int)a, P(b), (char *)c, (size_t)d); return 1;
+    case SYS_open: *out = open(P(a), (int)b, (mode_t)c); return 1;
+    case SYS_openat: *out = openat((int)a, P(b), (int)c, (mode_t)d); return 1;
+    case SYS_creat: *out = creat(P(a), (mode_t)b); return 1;
+    case SYS_close: *out = close((int)a); return 1;
+    case SYS_truncate: *out = truncate(P(a), (off_t)b); return 1;
+    case SYS_chmod: *out = chmod(P(a), (mode_t)b); return 1;
+    case SYS_fchmod: *out = fchmod((int)a, (mode_t)b); return 1;
+    case SYS_fchmodat: *out = fchmodat((int)a, P(b), (mode_t)c, 0); return 1;
+    case SYS_chown: *out = chown(P(a), (uid_t)b, (gid_t)c); return 1;
+    case SYS_lchown: *out = lchown(P(a), (uid_t)b, (gid_t)c); return 1;
+    case SYS_fchown: *out = fchown((int)a, (uid_t)b, (gid_t)c); return 1;
+    case SYS_fchownat: *out = fchownat((int)a, P(b), (uid_t)c, (gid_t)d, (int)e); return 1;
+    case SYS_utimensat: *out = utimensat((int)a, P(b), (const struct timespec *)c, (int)d); return 1;
+    case SYS_unlink: *out = unlink(P(a)); return 1;
+    case SYS_unlinkat: *out = unlinkat((int)a, P(b), (int)c); return 1;
+    case SYS_rmdir: *out = rmdir(P(a)); return 1;
+    case SYS_mkdir: *out = mkdir(P(a), (mode_t)b); return 1;
+    case SYS_mkdirat: *out = mkdirat((int)a, P(b), (mode_t)c); return 1;
+    case SYS_rename: *out = rename(P(a), P(b)); return 1;
+    case SYS_renameat: *out = renameat((int)a, P(b), (int)c, P(d)); return 1;
+    case SYS_renameat2: *out = renameat2((int)a, P(b), (int)c, P(d), (unsigned)e); return 1;
+    case SYS_link: *out = link(P(a), P(b)); return 1;
+    case SYS_linkat: *out = linkat((int)a, P(b), (int)c, P(d), (int)e); return 1;
+    case SYS_symlink: *out = symlink(P(a), P(b)); return 1;
+    case SYS_symlinkat: *out = symlinkat(P(a), (int)b, P(c)); return 1;
+    case SYS_setxattr: *out = setxattr(P(a), P(b), (const void *)c, (size_t)d, (int)e); return 1;
+    case SYS_lsetxattr: *out = lsetxattr(P(a), P(b), (const void *)c, (size_t)d, (int)e); return 1;
+    case SYS_removexattr: *out = removexattr(P(a), P(b)); return 1;
+    case SYS_lremovexattr: *out = lremovexattr(P(a), P(b)); return 1;
+    default: return 0;
+    }
+#undef P
+}
+
+static __attribute__((noinline)) long vr_body_syscall(long n, long a, long b, long c, long d, long e, long f)
+{
+    long out;
+    if (VR_UNLIKELY(vr_vfs_count) && served_syscall(n, a, b, c, d, e, &out))
+        return out;
+#define COUNT_AS(op, dirfd, path, misc) counted_syscall(op, dirfd, (const char *)(path), misc, n, a, b, c, d, e, f)
+    switch (n) {
+    case SYS_stat: return COUNT_AS(VRIFT_OP_STAT, AT_FDCWD, a, -1);
+    case SYS_lstat: return COUNT_AS(VRIFT_OP_LSTAT, AT_FDCWD, a, -1);
+    case SYS_fstat: return COUNT_AS(VRIFT_OP_FSTAT, AT_FDCWD, NULL, -1);
+    case SYS_newfstatat: return COUNT_AS(statat_op((const char *)b, (int)d), (int)a, b, -1);
+    case SYS_statx: return COUNT_AS(VRIFT_OP_STATX, (int)a, b, -1);
+    case SYS_access: return COUNT_AS(VRIFT_OP_ACCESS, AT_FDCWD, a, -1);
+    case SYS_faccessat:
+    case SYS_faccessat2: return COUNT_AS(VRIFT_OP_ACCESS, (int)a, b, -1);
+    case SYS_open:
+    case SYS_creat: return COUNT_AS(VRIFT_OP_OPEN, AT_FDCWD, a, -1);
+    case SYS_openat:
+    case SYS_openat2: return COUNT_AS(VRIFT_OP_OPEN, (int)a, b, -1);
+    case SYS_close: return COUNT_AS(VRIFT_OP_CLOSE, AT_FDCWD, NULL, -1);
+    case SYS_read:
+    case SYS_pread64:
+    case SYS_readv:
+    case SYS_preadv:
+    case SYS_preadv2: return COUNT_AS(VRIFT_OP_READ, AT_FDCWD, NULL, VRIFT_MISC_BYTES_READ);
+    case SYS_write:
+    case SYS_pwrite64:
+    case SYS_writev:
+    case SYS_pwritev:
+    case SYS_pwritev2: return COUNT_AS(VRIFT_OP_WRITE, AT_FDCWD, NULL, VRIFT_MISC_BYTES_WRITTEN);
+    case SYS_getdents64: return COUNT_AS(VRIFT_OP_READDIR, AT_FDCWD, NULL, -1);
+    case SYS_readlink: return COUNT_AS(VRIFT_OP_READLINK, AT_FDCWD, a, -1);
+    case SYS_readlinkat: return COUNT_AS(VRIFT_OP_READLINK, (int)a, b, -1);
+    case SYS_mmap: return COUNT_AS(VRIFT_OP_MMAP, AT_FDCWD, NULL, -1);
+    case SYS_munmap: return COUNT_AS(VRIFT_OP_MUNMAP, AT_FDCWD, NULL, -1);
+    case SYS_execve:
+    case SYS_execveat: {
+        uint64_t ctl = vr_control();
+        if (n == SYS_execve)
+            vr_exec_attempt(ctl, AT_FDCWD, (const char *)a, 0, (char *const *)c);
+        else
+            vr_exec_attempt(ctl, (int)a, (const char *)b, (int)e, (char *const *)d);
+        long r = ((__typeof__(&syscall))vr_real_syscall)(n, a, b, c, d, e, f);
+        vr_exec_failed(ctl, errno);
+        return r;
+    }
+    default: return ((__typeof__(&syscall))vr_real_syscall)(n, a, b, c, d, e, f);
+    }
+#undef COUNT_AS
+}
+
+VR_EXPORT long syscall(long n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
+    long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
+    va_end(ap);
+    __typeof__(&syscall) real = (__typeof__(&syscall))vr_resolve(&vr_real_syscall, "syscall");
+    if (VR_UNLIKELY(!real))
+        return vr_syscall6(n, a, b, c, d, e, f);
+    if (VR_LIKELY(!vr_busy()))
+        return real(n, a, b, c, d, e, f);
+    return vr_body_syscall(n, a, b, c, d, e, f);
 }

@@ -17,7 +17,7 @@ static const char *const op_names[VRIFT_OP_COUNT] = {
     [VRIFT_OP_MUNMAP] = "munmap",     [VRIFT_OP_OPENDIR] = "opendir",
     [VRIFT_OP_READDIR] = "readdir",   [VRIFT_OP_CLOSEDIR] = "closedir",
     [VRIFT_OP_READLINK] = "readlink", [VRIFT_OP_REALPATH] = "realpath",
-    [VRIFT_OP_DLOPEN] = "dlopen",
+    [VRIFT_OP_DLOPEN] = "dlopen",     [VRIFT_OP_EXEC] = "exec",
 };
 
 static const struct {
@@ -59,6 +59,9 @@ static const struct {
     [VRIFT_MISC_VFS_SHADOW_NS_ACCESS] = {"vfs_shadow_ns_access", VRIFT_UNITOF_VFS_SHADOW_NS_ACCESS},
     [VRIFT_MISC_VFS_SHADOW_CALLS_READLINK] = {"vfs_shadow_calls_readlink", VRIFT_UNITOF_VFS_SHADOW_CALLS_READLINK},
     [VRIFT_MISC_VFS_SHADOW_NS_READLINK] = {"vfs_shadow_ns_readlink", VRIFT_UNITOF_VFS_SHADOW_NS_READLINK},
+    [VRIFT_MISC_UNSEEN_STATIC] = {"unseen_static", VRIFT_UNITOF_UNSEEN_STATIC},
+    [VRIFT_MISC_UNSEEN_SETID] = {"unseen_setid", VRIFT_UNITOF_UNSEEN_SETID},
+    [VRIFT_MISC_UNSEEN_NO_PRELOAD] = {"unseen_no_preload", VRIFT_UNITOF_UNSEEN_NO_PRELOAD},
 };
 
 #define FIELDS_PER_OP 6

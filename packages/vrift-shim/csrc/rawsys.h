@@ -41,4 +41,21 @@ static inline long vr_sys(long n, long a, long b, long c, long d, long e, long f
 #define SYS3(n, a, b, c) vr_sys((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
 #define SYS4(n, a, b, c, d) vr_sys((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
 
+
+/* libc's syscall() contract (-1 and errno on failure), without libc: the
+ * shim wraps syscall() itself (interpose.c), so its own system calls must
+ * not go through that symbol. vr_syscall(SYS_x, args...) takes 0-6 args. */
+static inline long vr_syscall6(long n, long a, long b, long c, long d, long e, long f)
+{
+    long r = vr_sys(n, a, b, c, d, e, f);
+    if (r < 0 && r > -4096) {
+        errno = (int)-r;
+        return -1;
+    }
+    return r;
+}
+#define vr_syscall(...) vr_syscall_(__VA_ARGS__, 0, 0, 0, 0, 0, 0)
+#define vr_syscall_(n, a, b, c, d, e, f, ...)                                  \
+    vr_syscall6((long)(n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+
 #endif

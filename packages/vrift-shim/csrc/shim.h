@@ -291,6 +291,9 @@ static inline uint64_t vr_hash_bytes(uint64_t seed, const char *p, size_t n)
 /* ---- hot paths (hotpaths.c) ---- */
 
 VR_HIDDEN void vr_cwd_changed(void);
+/* Name a program this image ran that vrift cannot follow (exec.c):
+ * `why` holds VRIFT_HOT_UNSEEN_* reason bits. */
+VR_HIDDEN void vr_hot_note_unseen(int dirfd, const char *path, uint64_t why);
 /* The cached working directory (NULL if unknown); length in *len. */
 VR_HIDDEN const char *vr_cwd(size_t *len);
 
@@ -321,6 +324,14 @@ static inline void vr_record_untimed(enum vrift_op op, uint64_t ctl, int failed,
     vr_inc(&s->calls, 1, shared);
     if (VR_UNLIKELY(failed))
         vr_count_errors(s, err, shared);
+}
+
+/* Count a failure of `op` whose call was counted already (exec). */
+static inline void vr_add_errors(uint64_t ctl, enum vrift_op op, int err)
+{
+    struct vrift_counters *c = vr_slot(VR_GEN(ctl));
+    if (VR_LIKELY(c != NULL))
+        vr_count_errors(&c->op[op], err, vr_shared(c));
 }
 
 static inline void vr_add_misc(uint64_t ctl, enum vrift_misc m, uint64_t v)

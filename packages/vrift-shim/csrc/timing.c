@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "rawsys.h"
 #include "shim.h"
 
 uint64_t vr_sampled_ops;
@@ -48,7 +49,7 @@ static uint64_t next_random(void)
 {
     uint64_t x = vr_coin_state;
     if (x == 0) /* the thread's first draw: any nonzero state, different per thread */
-        x = vr_clock() ^ ((uint64_t)syscall(SYS_gettid) << 32) ^ 0x9E3779B97F4A7C15ull;
+        x = vr_clock() ^ ((uint64_t)vr_syscall(SYS_gettid) << 32) ^ 0x9E3779B97F4A7C15ull;
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;

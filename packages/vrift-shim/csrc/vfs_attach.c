@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "rawsys.h"
 #include "vfs_internal.h"
 
 _Static_assert(sizeof(struct vrift_statx) == sizeof(struct statx), "manifest statx is the kernel's");
@@ -30,15 +31,15 @@ gid_t vr_gid, vr_egid;
 
 static void *map_file(const char *path, int writable, size_t *size)
 {
-    long fd = syscall(SYS_openat, AT_FDCWD, path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
+    long fd = vr_syscall(SYS_openat, AT_FDCWD, path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
     if (fd < 0)
         return NULL;
     struct stat st;
     void *p = MAP_FAILED;
-    if (syscall(SYS_fstat, (int)fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-        p = (void *)syscall(SYS_mmap, NULL, (size_t)st.st_size,
+    if (vr_syscall(SYS_fstat, (int)fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+        p = (void *)vr_syscall(SYS_mmap, NULL, (size_t)st.st_size,
                             PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, (int)fd, 0);
-    syscall(SYS_close, (int)fd);
+    vr_syscall(SYS_close, (int)fd);
     if (p == MAP_FAILED)
         return NULL;
     *size = (size_t)st.st_size;
@@ -74,11 +75,11 @@ static int copy_line(char *dst, size_t *len, const char *src, int absolute)
  * store root) into `text`, pointed to by lines[]. */
 static int read_descriptor(const char *desc, char *text, size_t cap, char *lines[4])
 {
-    long fd = syscall(SYS_openat, AT_FDCWD, desc, O_RDONLY | O_CLOEXEC, 0);
+    long fd = vr_syscall(SYS_openat, AT_FDCWD, desc, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
         return 0;
-    long n = syscall(SYS_read, (int)fd, text, cap - 1);
-    syscall(SYS_close, (int)fd);
+    long n = vr_syscall(SYS_read, (int)fd, text, cap - 1);
+    vr_syscall(SYS_close, (int)fd);
     if (n <= 0)
         return 0;
     text[n] = '\0';
@@ -102,7 +103,7 @@ static int map_dirty(const char *path, struct vr_proj *p, size_t *size)
         return 0;
     if (*size < DIRTY_HEADER || dirty[0] != DIRTY_MAGIC || dirty[1] == 0 || (dirty[1] & (dirty[1] - 1)) ||
         DIRTY_HEADER + dirty[1] * 8 > *size) {
-        syscall(SYS_munmap, dirty, *size);
+        vr_syscall(SYS_munmap, dirty, *size);
         return 0;
     }
     p->dirty_slots = dirty[1];
@@ -133,7 +134,7 @@ static int attach_projection(const char *desc, struct vr_proj *p)
     if (!m)
         return 1;
     if (!manifest_ok(m, msize) || !map_dirty(lines[2], p, &dsize)) {
-        syscall(SYS_munmap, (void *)m, msize);
+        vr_syscall(SYS_munmap, (void *)m, msize);
         return 1;
     }
     const char *base = (const char *)m;
@@ -158,14 +159,14 @@ int vr_attach_other(const char *where, size_t wl, struct vr_proj *out)
 {
     if (!registry[0])
         return 0;
-    long dfd = syscall(SYS_openat, AT_FDCWD, registry, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    long dfd = vr_syscall(SYS_openat, AT_FDCWD, registry, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (dfd < 0)
         return 0;
     char buf[4096], desc[PATH_MAX], text[5 * PATH_MAX];
     size_t rl = strlen(registry);
     long n;
     int found = 0;
-    while (!found && (n = syscall(SYS_getdents64, (int)dfd, buf, sizeof buf)) > 0) {
+    while (!found && (n = vr_syscall(SYS_getdents64, (int)dfd, buf, sizeof buf)) > 0) {
         for (long off = 0; off < n && !found;) {
             struct vr_dirent64 {
                 uint64_t ino;
@@ -189,14 +190,14 @@ int vr_attach_other(const char *where, size_t wl, struct vr_proj *out)
                 found = attach_projection(desc, out) && out->m;
         }
     }
-    syscall(SYS_close, (int)dfd);
+    vr_syscall(SYS_close, (int)dfd);
     return found;
 }
 
 void vr_detach(struct vr_proj *p)
 {
-    syscall(SYS_munmap, (char *)p->dirty - DIRTY_HEADER, DIRTY_HEADER + p->dirty_slots * 8);
-    syscall(SYS_munmap, (void *)p->m, p->m->file_size);
+    vr_syscall(SYS_munmap, (char *)p->dirty - DIRTY_HEADER, DIRTY_HEADER + p->dirty_slots * 8);
+    vr_syscall(SYS_munmap, (void *)p->m, p->m->file_size);
 }
 
 /* Record the projection in the session once (disk figures are per
@@ -236,10 +237,10 @@ void vr_vfs_init(const char *spec)
     for (char *tok = strtok_r(buf, ":", &save); tok && n < VR_MAX_PROJ; tok = strtok_r(NULL, ":", &save))
         if (attach_projection(tok, &vr_projs[n]))
             n++;
-    vr_uid = (uid_t)syscall(SYS_getuid);
-    vr_euid = (uid_t)syscall(SYS_geteuid);
-    vr_gid = (gid_t)syscall(SYS_getgid);
-    vr_egid = (gid_t)syscall(SYS_getegid);
+    vr_uid = (uid_t)vr_syscall(SYS_getuid);
+    vr_euid = (uid_t)vr_syscall(SYS_geteuid);
+    vr_gid = (gid_t)vr_syscall(SYS_getgid);
+    vr_egid = (gid_t)vr_syscall(SYS_getegid);
     for (int i = 0; i < n; i++)
         register_in_session(&vr_projs[i]);
     if (n) { /* every call timed: the time-saved estimate compares served and real calls */

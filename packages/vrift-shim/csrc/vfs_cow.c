@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rawsys.h"
 #include "vfs_internal.h"
 
 int vr_vfs_open_changes(int flags)
@@ -49,7 +50,7 @@ static dev_t store_dev(struct vr_proj *p)
             return 0;
         memcpy(blobs, p->store, p->store_len);
         memcpy(blobs + p->store_len, "/blobs", 7);
-        if (syscall(SYS_newfstatat, AT_FDCWD, blobs, &st, 0) != 0)
+        if (vr_syscall(SYS_newfstatat, AT_FDCWD, blobs, &st, 0) != 0)
             return 0;
         d = st.st_dev;
         __atomic_store_n(&p->store_dev, d, __ATOMIC_RELAXED);
@@ -71,7 +72,7 @@ static int is_entry_blob(const struct vr_proj *p, const struct vrift_manifest_en
     char blob[PATH_MAX];
     struct stat b;
     return e->type == VRIFT_ENTRY_FILE && vr_blob_path(p, e, blob, sizeof blob) &&
-           syscall(SYS_newfstatat, AT_FDCWD, blob, &b, AT_SYMLINK_NOFOLLOW) == 0 && b.st_ino == st->st_ino &&
+           vr_syscall(SYS_newfstatat, AT_FDCWD, blob, &b, AT_SYMLINK_NOFOLLOW) == 0 && b.st_ino == st->st_ino &&
            b.st_dev == st->st_dev;
 }
 
@@ -118,7 +119,7 @@ static int fd_path(int fd, char *out, size_t cap)
 {
     char link[40] = "/proc/self/fd/";
     put_uint(link + 14, (unsigned)fd);
-    long n = syscall(SYS_readlinkat, AT_FDCWD, link, out, cap - 1);
+    long n = vr_syscall(SYS_readlinkat, AT_FDCWD, link, out, cap - 1);
     if (n <= 0 || out[0] != '/')
         return 0;
     out[n] = '\0';
@@ -128,22 +129,22 @@ static int fd_path(int fd, char *out, size_t cap)
 /* Where (dirfd, path) lands, as the kernel walks it. */
 static int reached_path(int dirfd, const char *path, int nofollow, char *out, size_t cap)
 {
-    long o = syscall(SYS_openat, dirfd, path, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0), 0);
+    long o = vr_syscall(SYS_openat, dirfd, path, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0), 0);
     if (o < 0)
         return 0;
     int ok = fd_path((int)o, out, cap);
-    syscall(SYS_close, (int)o);
+    vr_syscall(SYS_close, (int)o);
     return ok;
 }
 
 static int copy_data(int in, int out, uint64_t *copied)
 {
     for (;;) {
-        long n = syscall(SYS_copy_file_range, in, NULL, out, NULL, 1 << 20, 0);
+        long n = vr_syscall(SYS_copy_file_range, in, NULL, out, NULL, 1 << 20, 0);
         if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
             char buf[65536];
-            n = syscall(SYS_read, in, buf, sizeof buf);
-            if (n > 0 && syscall(SYS_write, out, buf, n) != n)
+            n = vr_syscall(SYS_read, in, buf, sizeof buf);
+            if (n > 0 && vr_syscall(SYS_write, out, buf, n) != n)
                 n = -1;
         }
         if (n < 0)
@@ -167,21 +168,21 @@ static int copy_out(const char *where, size_t wl, struct vr_proj *p, const struc
 static long lock_copy(const char *tmp, const char *where, const struct stat *blob)
 {
     for (;;) {
-        long fd = syscall(SYS_openat, AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        long fd = vr_syscall(SYS_openat, AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd >= 0 || errno != EEXIST)
             return fd;
         struct stat w, t;
-        if (syscall(SYS_newfstatat, AT_FDCWD, where, &w, AT_SYMLINK_NOFOLLOW) == 0 &&
+        if (vr_syscall(SYS_newfstatat, AT_FDCWD, where, &w, AT_SYMLINK_NOFOLLOW) == 0 &&
             (w.st_ino != blob->st_ino || w.st_dev != blob->st_dev))
             return -2;
-        if (syscall(SYS_newfstatat, AT_FDCWD, tmp, &t, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (vr_syscall(SYS_newfstatat, AT_FDCWD, tmp, &t, AT_SYMLINK_NOFOLLOW) == 0) {
             struct timespec now;
             clock_gettime(CLOCK_REALTIME, &now);
             if (now.tv_sec - t.st_mtim.tv_sec > STALE_COPY_SEC)
-                syscall(SYS_unlink, tmp);
+                vr_syscall(SYS_unlink, tmp);
         }
         struct timespec pause = {0, 1000000};
-        syscall(SYS_nanosleep, &pause, NULL);
+        vr_syscall(SYS_nanosleep, &pause, NULL);
     }
 }
 
@@ -249,7 +250,7 @@ static int copy_out(const char *where, size_t wl, struct vr_proj *p, const struc
     if (have_dir) {
         memcpy(dir, where, dl);
         dir[dl] = '\0';
-        have_dir = syscall(SYS_newfstatat, AT_FDCWD, dir, &dir_st, 0) == 0;
+        have_dir = vr_syscall(SYS_newfstatat, AT_FDCWD, dir, &dir_st, 0) == 0;
     }
     out = lock_copy(tmp, where, blob);
     if (out == -2) { /* another process made it private meanwhile */
@@ -261,16 +262,16 @@ static int copy_out(const char *where, size_t wl, struct vr_proj *p, const struc
         err = errno;
         goto fail_unlocked;
     }
-    in = syscall(SYS_openat, AT_FDCWD, where, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+    in = vr_syscall(SYS_openat, AT_FDCWD, where, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
     if (in < 0) {
         err = errno;
         goto fail;
     }
-    if (syscall(SYS_fstat, (int)in, &now) != 0 || now.st_ino != blob->st_ino || now.st_dev != blob->st_dev) {
+    if (vr_syscall(SYS_fstat, (int)in, &now) != 0 || now.st_ino != blob->st_ino || now.st_dev != blob->st_dev) {
         /* someone else already made it private */
-        syscall(SYS_close, (int)in);
-        syscall(SYS_close, (int)out);
-        syscall(SYS_unlink, tmp);
+        vr_syscall(SYS_close, (int)in);
+        vr_syscall(SYS_close, (int)out);
+        vr_syscall(SYS_unlink, tmp);
         if (slot)
             __atomic_store_n(slot, vr_dirty_key(h) | VR_DIRTY_DONE, __ATOMIC_RELEASE);
         return 0;
@@ -280,26 +281,26 @@ static int copy_out(const char *where, size_t wl, struct vr_proj *p, const struc
         goto fail;
     }
     unsigned mode = e ? e->st.stx_mode & 07777 : blob->st_mode & 07777;
-    if (syscall(SYS_fchmod, (int)out, mode) != 0) {
+    if (vr_syscall(SYS_fchmod, (int)out, mode) != 0) {
         err = errno;
         goto fail;
     }
     if (e) {
         if (vr_euid == 0)
-            (void)syscall(SYS_fchown, (int)out, e->st.stx_uid, e->st.stx_gid);
+            (void)vr_syscall(SYS_fchown, (int)out, e->st.stx_uid, e->st.stx_gid);
         struct timespec t[2] = {{e->st.stx_atime.tv_sec, e->st.stx_atime.tv_nsec},
                                 {e->st.stx_mtime.tv_sec, e->st.stx_mtime.tv_nsec}};
-        (void)syscall(SYS_utimensat, (int)out, NULL, t, 0);
+        (void)vr_syscall(SYS_utimensat, (int)out, NULL, t, 0);
     }
-    if (syscall(SYS_rename, tmp, where) != 0) {
+    if (vr_syscall(SYS_rename, tmp, where) != 0) {
         err = errno;
         goto fail;
     }
-    syscall(SYS_close, (int)in);
-    syscall(SYS_close, (int)out);
+    vr_syscall(SYS_close, (int)in);
+    vr_syscall(SYS_close, (int)out);
     if (have_dir) {
         struct timespec t[2] = {dir_st.st_atim, dir_st.st_mtim};
-        (void)syscall(SYS_utimensat, AT_FDCWD, dir, t, 0);
+        (void)vr_syscall(SYS_utimensat, AT_FDCWD, dir, t, 0);
     }
     if (p) {
         if (slot)
@@ -314,10 +315,10 @@ static int copy_out(const char *where, size_t wl, struct vr_proj *p, const struc
     return 0;
 fail:
     if (in >= 0)
-        syscall(SYS_close, (int)in);
+        vr_syscall(SYS_close, (int)in);
     if (out >= 0) {
-        syscall(SYS_close, (int)out);
-        syscall(SYS_unlink, tmp);
+        vr_syscall(SYS_close, (int)out);
+        vr_syscall(SYS_unlink, tmp);
     }
 fail_unlocked:
     if (slot)
@@ -331,7 +332,7 @@ fail_unlocked:
 static int magic_fd(const char *path)
 {
     char own[40] = "/proc/";
-    size_t ol = 6 + put_uint(own + 6, (unsigned long)syscall(SYS_getpid));
+    size_t ol = 6 + put_uint(own + 6, (unsigned long)vr_syscall(SYS_getpid));
     memcpy(own + ol, "/fd/", 5);
     const char *const prefixes[] = {"/proc/self/fd/", "/dev/fd/", "/proc/thread-self/fd/", own};
     for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
@@ -364,7 +365,7 @@ int vr_vfs_before_change(int dirfd, const char *path, int nofollow, int keep_dat
     int saved = errno, at = nofollow ? AT_SYMLINK_NOFOLLOW : 0;
     struct stat st, again;
     struct vr_hit hit;
-    if (syscall(SYS_newfstatat, dirfd, path, &st, at) != 0) {
+    if (vr_syscall(SYS_newfstatat, dirfd, path, &st, at) != 0) {
         errno = saved;
         return 0; /* nothing there: the real call decides */
     }
@@ -388,7 +389,7 @@ int vr_vfs_before_change(int dirfd, const char *path, int nofollow, int keep_dat
     if (break_link(where, &st, keep_data, ctl) != 0)
         return -1;
     /* A magic link still reaches the blob: the call must go to the copy. */
-    if (syscall(SYS_newfstatat, dirfd, path, &again, at) == 0 && again.st_ino == st.st_ino &&
+    if (vr_syscall(SYS_newfstatat, dirfd, path, &again, at) == 0 && again.st_ino == st.st_ino &&
         again.st_dev == st.st_dev) {
         if (!redirect) {
             errno = EROFS;
@@ -421,7 +422,7 @@ int vr_vfs_fd_change_path(int fd, char *path, size_t cap)
         hit.pi = vr_dec_proj(v);
         hit.e = &vr_projs[hit.pi].entries[vr_dec_idx(v)];
     }
-    if (syscall(SYS_fstat, fd, &st) != 0 || !is_blob(&st, v ? &hit : NULL)) {
+    if (vr_syscall(SYS_fstat, fd, &st) != 0 || !is_blob(&st, v ? &hit : NULL)) {
         errno = saved;
         return 0;
     }
@@ -531,17 +532,17 @@ int vr_vfs_before_lock(int fd)
     int r = vr_vfs_fd_change_path(fd, path, sizeof path);
     if (r <= 0)
         return r;
-    long fl = syscall(SYS_fcntl, fd, F_GETFL), fdfl = syscall(SYS_fcntl, fd, F_GETFD);
-    long off = syscall(SYS_lseek, fd, 0, SEEK_CUR);
-    long copy = fl < 0 ? -1 : syscall(SYS_openat, AT_FDCWD, path, (fl & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_NOFOLLOW, 0);
+    long fl = vr_syscall(SYS_fcntl, fd, F_GETFL), fdfl = vr_syscall(SYS_fcntl, fd, F_GETFD);
+    long off = vr_syscall(SYS_lseek, fd, 0, SEEK_CUR);
+    long copy = fl < 0 ? -1 : vr_syscall(SYS_openat, AT_FDCWD, path, (fl & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_NOFOLLOW, 0);
     if (copy < 0)
         return -1;
     if (off > 0)
-        syscall(SYS_lseek, (int)copy, off, SEEK_SET);
+        vr_syscall(SYS_lseek, (int)copy, off, SEEK_SET);
     uint32_t v = vr_fd_lookup(fd);
-    long d = syscall(SYS_dup3, (int)copy, fd, (fdfl > 0 && (fdfl & FD_CLOEXEC)) ? O_CLOEXEC : 0);
+    long d = vr_syscall(SYS_dup3, (int)copy, fd, (fdfl > 0 && (fdfl & FD_CLOEXEC)) ? O_CLOEXEC : 0);
     int e = errno;
-    syscall(SYS_close, (int)copy);
+    vr_syscall(SYS_close, (int)copy);
     if (d < 0) {
         errno = e;
         return -1;

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rawsys.h"
 #include "vfs_internal.h"
 
 #define DIRTY_PROBES 64
@@ -49,7 +50,7 @@ uint64_t vr_dirty_flags(struct vr_proj *p, uint64_t h)
             continue;
         for (int w = 0; w < 2000 && !(v & VR_DIRTY_FLAGS); w++) {
             struct timespec ts = {0, 500000};
-            syscall(SYS_nanosleep, &ts, NULL);
+            vr_syscall(SYS_nanosleep, &ts, NULL);
             v = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
         }
         return (v & VR_DIRTY_FLAGS) ? (v & VR_DIRTY_FLAGS) : VR_DIRTY_DONE;

@@ -15,6 +15,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "rawsys.h"
 #include "vfs_internal.h"
 
 /* ---- the time-saved baseline ----
@@ -164,12 +165,12 @@ int vr_vfs_fstat(int fd, struct stat *st, int *ret)
     if (!e)
         return 0;
     if (is_changed)
-        return real_stat_as(e, syscall(SYS_fstat, fd, st), st, VRIFT_OP_FSTAT, ctl, t0, AT_FDCWD, NULL, ret);
+        return real_stat_as(e, vr_syscall(SYS_fstat, fd, st), st, VRIFT_OP_FSTAT, ctl, t0, AT_FDCWD, NULL, ret);
     fill_stat(st, &e->st);
     *ret = 0;
     served(VRIFT_OP_FSTAT, ctl, t0, 0, 0, AT_FDCWD, NULL);
     struct stat scratch;
-    SHADOW(VRIFT_MISC_VFS_SHADOW_CALLS_FSTAT, ctl, syscall(SYS_fstat, fd, &scratch));
+    SHADOW(VRIFT_MISC_VFS_SHADOW_CALLS_FSTAT, ctl, vr_syscall(SYS_fstat, fd, &scratch));
     return 1;
 }
 
@@ -184,13 +185,13 @@ int vr_vfs_stat(int dirfd, const char *path, int flags, struct stat *st, enum vr
     if (!vr_lookup(dirfd, path, follow_flags(flags) | VR_DIRTY_OK, ctl, &hit))
         return 0;
     if (changed(&vr_projs[hit.pi], hit.hash))
-        return real_stat_as(hit.e, syscall(SYS_newfstatat, dirfd, path, st, flags & AT_SYMLINK_NOFOLLOW), st,
+        return real_stat_as(hit.e, vr_syscall(SYS_newfstatat, dirfd, path, st, flags & AT_SYMLINK_NOFOLLOW), st,
                             op, ctl, t0, dirfd, path, ret);
     fill_stat(st, &hit.e->st);
     *ret = 0;
     served(op, ctl, t0, 0, 0, dirfd, path);
     struct stat scratch;
-    SHADOW(shadow_misc(op), ctl, syscall(SYS_newfstatat, dirfd, path, &scratch, flags & AT_SYMLINK_NOFOLLOW));
+    SHADOW(shadow_misc(op), ctl, vr_syscall(SYS_newfstatat, dirfd, path, &scratch, flags & AT_SYMLINK_NOFOLLOW));
     return 1;
 }
 
@@ -211,7 +212,7 @@ int vr_vfs_statx(int dirfd, const char *path, int flags, unsigned mask, void *st
     if (!e)
         return 0;
     if (is_changed) {
-        long r = syscall(SYS_statx, dirfd, path, flags, mask, stx);
+        long r = vr_syscall(SYS_statx, dirfd, path, flags, mask, stx);
         int err = errno;
         if (r == 0) {
             struct statx *x = stx;
@@ -230,14 +231,14 @@ int vr_vfs_statx(int dirfd, const char *path, int flags, unsigned mask, void *st
     *ret = 0;
     served(VRIFT_OP_STATX, ctl, t0, 0, 0, dirfd, path);
     struct statx scratch;
-    SHADOW(VRIFT_MISC_VFS_SHADOW_CALLS_STATX, ctl, syscall(SYS_statx, dirfd, path, flags, mask, &scratch));
+    SHADOW(VRIFT_MISC_VFS_SHADOW_CALLS_STATX, ctl, vr_syscall(SYS_statx, dirfd, path, flags, mask, &scratch));
     return 1;
 }
 
 static int in_groups(gid_t g)
 {
     gid_t groups[256];
-    long n = syscall(SYS_getgroups, 256, groups);
+    long n = vr_syscall(SYS_getgroups, 256, groups);
     for (long i = 0; i < n; i++)
         if (groups[i] == g)
             return 1;
@@ -272,7 +273,7 @@ int vr_vfs_access(int dirfd, const char *path, int mode, int flags, int *ret)
     if (!ok)
         errno = EACCES;
     served(VRIFT_OP_ACCESS, ctl, t0, !ok, EACCES, dirfd, path);
-    SHADOW(VRIFT_MISC_VFS_SHADOW_CALLS_ACCESS, ctl, syscall(SYS_faccessat, dirfd, path, mode, flags));
+    SHADOW(VRIFT_MISC_VFS_SHADOW_CALLS_ACCESS, ctl, vr_syscall(SYS_faccessat, dirfd, path, mode, flags));
     return 1;
 }
 
@@ -296,7 +297,7 @@ int vr_vfs_readlink(int dirfd, const char *path, char *buf, size_t n, ssize_t *r
     served(VRIFT_OP_READLINK, ctl, t0, failed, EINVAL, dirfd, path);
     char scratch[PATH_MAX];
     SHADOW(VRIFT_MISC_VFS_SHADOW_CALLS_READLINK, ctl,
-           syscall(SYS_readlinkat, dirfd, path, scratch, sizeof scratch));
+           vr_syscall(SYS_readlinkat, dirfd, path, scratch, sizeof scratch));
     return 1;
 }
 
@@ -309,7 +310,7 @@ int vr_vfs_readlink(int dirfd, const char *path, char *buf, size_t n, ssize_t *r
 static int open_tracked(int dirfd, const char *path, int flags, mode_t mode, const struct vr_hit *hit,
                         uint64_t ctl, uint64_t t0, int *ret)
 {
-    long fd = syscall(SYS_openat, dirfd, path, flags, mode);
+    long fd = vr_syscall(SYS_openat, dirfd, path, flags, mode);
     int e = errno;
     if (fd >= 0)
         vr_track_fd((int)fd, hit->pi, hit->idx);
@@ -337,7 +338,7 @@ int vr_vfs_open(int dirfd, const char *path, int flags, mode_t mode, int *ret)
                 vr_vfs_before_create(dirfd, path);
             return 0; /* not a projected file: the real open does the rest */
         }
-        long fd = r < 0 ? -1 : syscall(SYS_openat, AT_FDCWD, redirect, flags, mode);
+        long fd = r < 0 ? -1 : vr_syscall(SYS_openat, AT_FDCWD, redirect, flags, mode);
         int e = errno;
         *ret = (int)fd;
         if (VR_MODE(ctl))
@@ -358,7 +359,7 @@ int vr_vfs_open(int dirfd, const char *path, int flags, mode_t mode, int *ret)
     if (!vr_blob_path(p, hit.e, blob, sizeof blob))
         return 0;
     int saved = errno;
-    long fd = syscall(SYS_openat, AT_FDCWD, blob, flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW), 0);
+    long fd = vr_syscall(SYS_openat, AT_FDCWD, blob, flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW), 0);
     if (fd < 0) { /* blob missing: the projected file itself still has the content */
         if (VR_MODE(ctl))
             vr_add_misc(ctl, VRIFT_MISC_CAS_MISSES, 1);

@@ -148,6 +148,30 @@ def _error_lines(snap: Snapshot) -> list[str]:
     )
 
 
+_UNSEEN_WHY = {"static": "static binary", "setid": "set-ID program", "no_preload": "environment drops vrift"}
+_TOP_UNSEEN = 5
+
+
+def _unseen_lines(snap: Snapshot) -> list[str]:
+    """Programs that ran without vrift (format 1.4): their calls are missing
+    from every figure above, so say which they were."""
+    if not snap.unseen:
+        return []
+    rows = [  # the path last: a narrow terminal cuts it, not the reason
+        [
+            ", ".join(_UNSEEN_WHY.get(r, r) for r in u.reasons),
+            f"{units.count(u.runs)} run" + ("s" if u.runs != 1 else ""),
+            f"by {u.command}",
+            u.path,
+        ]
+        for u in snap.unseen[:_TOP_UNSEEN]
+    ]
+    lines = ["Not Seen (ran without vrift, calls not counted):"] + _tree(_table(rows, "<><<"))
+    if len(snap.unseen) > _TOP_UNSEEN:
+        lines.append(f"   ... {len(snap.unseen) - _TOP_UNSEEN} more (vrift profile export)")
+    return lines
+
+
 def _command_lines(snap: Snapshot) -> list[str]:
     cmds = [c for c in snap.commands if c.calls]
     if not cmds:
@@ -196,6 +220,9 @@ def show_lines(snap: Snapshot, top_commands: bool = True) -> list[str]:
     cmd = _command_lines(snap) if top_commands else []
     if cmd:
         lines += [""] + cmd
+    unseen = _unseen_lines(snap)
+    if unseen:
+        lines += [""] + unseen
     return lines
 
 

@@ -19,12 +19,14 @@ from . import _ffi
 from .errors import ProfileFormatError, open_failed
 from .layout import c
 from .snapshot import (
+    UNSEEN_REASONS,
     CommandStats,
     HotPath,
     HotPathTable,
     OpStats,
     SessionInfo,
     Snapshot,
+    UnseenProgram,
 )
 
 READER_MAJOR = 1
@@ -369,11 +371,17 @@ def _read(p: Path) -> tuple[Header, bytes, bytes, Path]:
     return header, slots, hot, p
 
 
-def _hot_paths(header: Header, hot: bytes, op_names: tuple[str, ...]) -> HotPathTable:
+def _hot_paths(
+    header: Header, hot: bytes, op_names: tuple[str, ...]
+) -> tuple[HotPathTable, tuple[UnseenProgram, ...]]:
     """Decode the hot-path table: entries with a published path and calls,
-    merged by path text (the same file named relatively and absolutely)."""
+    merged by path text (the same file named relatively and absolutely);
+    and apart from them (1.4) the programs run unseen it names."""
     if not header.hot_count:
-        return HotPathTable()
+        return HotPathTable(), ()
+    unseen_flag = c("VRIFT_HOT_UNSEEN")
+    reason_bits = [(r, c(f"VRIFT_HOT_UNSEEN_{r.upper()}")) for r in UNSEEN_REASONS]
+    unseen: dict[tuple[str, str], list] = {}
     words = memoryview(hot)[: header.hot_count * 64].cast("Q")
     arena_at = header.hot_arena_offset - header.hot_offset
     arena_size = header.hot_arena_size
@@ -388,12 +396,19 @@ def _hot_paths(header: Header, hot: bytes, op_names: tuple[str, ...]) -> HotPath
         calls, errors, latency, ops = words[w + 2], words[w + 3], words[w + 4], words[w + 5]
         raw_comm = hot[i * 64 + 48 : i * 64 + 64].split(b"\0", 1)[0]
         comm = raw_comm.decode("utf-8", "replace") or "?"
-        if off == 0 or off + length >= arena_size:
-            # claimed, but the path is not stored (arena full) or not yet published
+        stored = not (off == 0 or off + length >= arena_size)
+        # claimed, but the path is not stored (arena full) or not yet published: no name
+        name = (
+            hot[arena_at + off : arena_at + off + length].decode("utf-8", "surrogateescape") if stored else ""
+        )
+        if ops & unseen_flag:
+            u = unseen.setdefault((comm, name or "(path not stored)"), [0, 0])
+            u[0] += calls
+            u[1] |= ops
+            continue
+        if not stored:
             target = unknowns.setdefault(comm, [0, 0, 0, 0])
         else:
-            raw = hot[arena_at + off : arena_at + off + length]
-            name = raw.decode("utf-8", "surrogateescape")
             target = merged.setdefault((comm, name), [0, 0, 0, 0])
         target[0] += calls
         target[1] += errors
@@ -406,7 +421,13 @@ def _hot_paths(header: Header, hot: bytes, op_names: tuple[str, ...]) -> HotPath
     paths = [HotPath(p, v[0], v[1], v[2], names(v[3]), c) for (c, p), v in merged.items()]
     paths += [HotPath("(path not stored)", v[0], v[1], v[2], names(v[3]), c) for c, v in unknowns.items()]
     paths.sort(key=lambda h: (-h.calls, h.path, h.command))
-    return HotPathTable(tuple(paths), header.hot_count, header.hot_dropped, header.hot_unresolved)
+    programs = [
+        UnseenProgram(path, comm, v[0], tuple(r for r, bit in reason_bits if v[1] & bit))
+        for (comm, path), v in unseen.items()
+    ]
+    programs.sort(key=lambda u: (-u.runs, u.path, u.command))
+    table = HotPathTable(tuple(paths), header.hot_count, header.hot_dropped, header.hot_unresolved)
+    return table, tuple(programs)
 
 
 def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapshot:
@@ -470,6 +491,5 @@ def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapsh
         sample_period=header.sample_period,
         sampled_ops=tuple(name for i, name in enumerate(decoder.op_names) if header.sampled_ops >> i & 1),
     )
-    return Snapshot(
-        info, commands, decoder.op_names, _hot_paths(header, hot, decoder.op_names), header.projections
-    )
+    table, unseen = _hot_paths(header, hot, decoder.op_names)
+    return Snapshot(info, commands, decoder.op_names, table, header.projections, unseen)

@@ -338,6 +338,28 @@ class HotPathTable:
         )
 
 
+UNSEEN_REASONS = ("static", "setid", "no_preload")  # the unseen_* counters, in order
+
+
+@dataclass(frozen=True)
+class UnseenProgram:
+    """A program a command ran that vrift cannot follow (format 1.4): a static
+    binary, a set-user/group-ID one, or one run with an environment that
+    drops the shim or counting. Its own file-system calls are not counted."""
+
+    path: str
+    command: str  # the command that ran it
+    runs: int
+    reasons: tuple[str, ...]  # of UNSEEN_REASONS
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "command": self.command, "runs": self.runs, "reasons": list(self.reasons)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> UnseenProgram:
+        return cls(d["path"], d["command"], int(d["runs"]), tuple(d["reasons"]))
+
+
 def counter_unit(name: str) -> str:
     """Unit of a scalar counter, by vrift's naming rule: "bytes", "ns" or "events"."""
     if name.startswith("bytes_") or name.endswith("_bytes"):
@@ -365,6 +387,8 @@ class Snapshot:
     hot: HotPathTable = field(default_factory=HotPathTable)
     # VFS projections the session used: (original bytes, distinct stored bytes)
     projections: tuple[tuple[int, int], ...] = ()
+    # Programs run that vrift could not follow (1.4), most runs first
+    unseen: tuple[UnseenProgram, ...] = ()
 
     @property
     def ops(self) -> dict[str, OpStats]:
@@ -415,6 +439,10 @@ class Snapshot:
             },
             "processes": [c.to_dict() for c in self.commands],
             "hot_paths": self.hot.to_dict(),
+            "not_seen": {
+                "by_reason": {r: ctr[f"unseen_{r}"] for r in UNSEEN_REASONS if f"unseen_{r}" in ctr},
+                "programs": [u.to_dict() for u in self.unseen],
+            },
         }
 
     def _vfs_dict(self) -> dict[str, Any]:
@@ -449,4 +477,5 @@ class Snapshot:
                 (int(p["original_bytes"]), int(p["stored_bytes"]))
                 for p in d.get("vfs", {}).get("projections", [])
             ),
+            tuple(UnseenProgram.from_dict(u) for u in d.get("not_seen", {}).get("programs", [])),
         )

@@ -86,6 +86,8 @@ enum vrift_op {
     VRIFT_OP_READLINK,
     VRIFT_OP_REALPATH,
     VRIFT_OP_DLOPEN,
+    VRIFT_OP_EXEC,              /* 1.4: the exec family and posix_spawn(p), never timed;
+                                   each PATH probe of execvp* is one call */
     VRIFT_OP_COUNT
 };
 
@@ -130,6 +132,10 @@ enum vrift_misc {
     VRIFT_MISC_VFS_SHADOW_NS_ACCESS,
     VRIFT_MISC_VFS_SHADOW_CALLS_READLINK,
     VRIFT_MISC_VFS_SHADOW_NS_READLINK,
+    /* 1.4: programs this image ran that vrift cannot follow (exec.c) */
+    VRIFT_MISC_UNSEEN_STATIC,       /* statically linked: LD_PRELOAD does not apply */
+    VRIFT_MISC_UNSEEN_SETID,        /* set-user/group-ID: the loader ignores LD_PRELOAD */
+    VRIFT_MISC_UNSEEN_NO_PRELOAD,   /* its environment drops the shim or counting */
     VRIFT_MISC_COUNT
 };
 
@@ -169,7 +175,10 @@ enum vrift_misc_unit {
     VRIFT_UNITOF_VFS_SHADOW_CALLS_ACCESS = 1,
     VRIFT_UNITOF_VFS_SHADOW_NS_ACCESS = 2,
     VRIFT_UNITOF_VFS_SHADOW_CALLS_READLINK = 1,
-    VRIFT_UNITOF_VFS_SHADOW_NS_READLINK = 2
+    VRIFT_UNITOF_VFS_SHADOW_NS_READLINK = 2,
+    VRIFT_UNITOF_UNSEEN_STATIC = 1,
+    VRIFT_UNITOF_UNSEEN_SETID = 1,
+    VRIFT_UNITOF_UNSEEN_NO_PRELOAD = 1
 };
 
 enum vrift_field_kind {
@@ -308,6 +317,14 @@ struct vrift_slot_head {
 };
 
 #define VRIFT_HOT_COMM_LEN 16
+
+/* 1.4: an entry of the hot-path table whose `ops` has VRIFT_HOT_UNSEEN set
+ * is not a path calls named but a program a command ran that vrift could
+ * not follow; `calls` counts the runs, the reason bits say why. */
+#define VRIFT_HOT_UNSEEN 0x8000000000000000
+#define VRIFT_HOT_UNSEEN_STATIC 0x4000000000000000
+#define VRIFT_HOT_UNSEEN_SETID 0x2000000000000000
+#define VRIFT_HOT_UNSEEN_NO_PRELOAD 0x1000000000000000
 
 /* One distinct (command, path) pair. Claimed by a CAS of `hash` from 0;
  * the claimer then writes `comm`, copies the path into the arena and
