@@ -24,7 +24,7 @@ from vrift_profile.launch import shim_environment
 from vrift_profile.paths import ENV_PATH, check_parent_dir, current_session, new_session_path
 from vrift_profile.writer import create_session
 
-from . import render, sessions_cmd
+from . import badge, history_cmd, render, sessions_cmd
 from .run_cmd import command_of, launch_failed
 
 
@@ -73,7 +73,9 @@ def _with_format_options(format_help):
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("profile", help="profile sessions: start, show, export, reset, stop, run, ls, clean")
+    p = sub.add_parser(
+        "profile", help="profile sessions: start, show, export, reset, stop, run, ls, clean, history, badge"
+    )
     verbs = p.add_subparsers(dest="profile_verb", required=True, parser_class=type(p))
 
     def verb(name: str, func, help: str) -> argparse.ArgumentParser:
@@ -131,8 +133,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--slots", type=_slots, default=None, help="process-image slots to reserve")
     v.add_argument("--counters-only", action="store_true", help="count calls but read no clock")
     v.add_argument("--hot-paths", action="store_true", help="also record every path")
+    v.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no live progress line on the terminal (the summary is still printed)",
+    )
     _exact_timing_flag(v)
     v.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
+    history_cmd.add_verb(verbs)
+    badge.add_verb(verbs)
 
 
 def _exact_timing_flag(v: argparse.ArgumentParser) -> None:
@@ -190,6 +200,11 @@ def stop(args: argparse.Namespace) -> int:
     path = resolve_session(args.path)
     was = set_enabled(path, False)
     print(f"vrift: session {'stopped' if was else 'was already stopped'}: {path}")
+    if was:  # stopping it again must not count it twice
+        from .history import record_for_build
+        from .run_record import record_of
+
+        record_for_build(record_of(read_profile(path), source="stop"))
     return 0
 
 
@@ -338,6 +353,12 @@ def profile_run(args: argparse.Namespace) -> int:
     else:
         path = _new_session(new_session_path(), args)
     env = shim_environment(path)
+    cwd = os.getcwd()
+    progress = None
+    if not args.quiet and sys.stderr.isatty():
+        from .progress import progress_for
+
+        progress = progress_for(path, cmd, cwd)
     # The child gets Ctrl-C from the terminal itself; vrift waits to report.
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -345,11 +366,21 @@ def profile_run(args: argparse.Namespace) -> int:
             proc = subprocess.Popen(cmd, env=env, restore_signals=True)
         except OSError as e:
             return launch_failed(cmd, e)
+        if progress is not None:
+            progress.start()
         rc = proc.wait()
     finally:
+        if progress is not None:
+            progress.stop()
         signal.signal(signal.SIGINT, old)
     set_enabled(path, False)
+    from .history import record_for_build
+    from .run_record import record_of
     from .style import stderr_color
 
-    print(render.render_summary(read_profile(path), color=stderr_color()), file=sys.stderr)
-    return 128 - rc if rc < 0 else rc
+    snap = read_profile(path)
+    print(render.render_summary(snap, color=stderr_color()), file=sys.stderr)
+    status = 128 - rc if rc < 0 else rc
+    # A failed build is history too (its status says so); estimates use successful runs only.
+    record_for_build(record_of(snap, source="run", argv=cmd, cwd=cwd, exit_status=status))
+    return status
