@@ -191,6 +191,6 @@ def text_lines(found: list, days: list[dict], weeks: list[dict], where: str) -> 
         else:
             lines.append(
                 f"This week: {runs_text}, {units.duration_ns(current['duration_ns'])} of build time; "
-                f"no time saved to report (no run used a VFS projection, see `vrift run --vfs`)."
+                f"no VFS time-saved estimate among them (see `vrift run --vfs`)."
             )
     return lines

@@ -137,10 +137,12 @@ def compose(
 
 
 def _foreground(stream: TextIO) -> bool:
+    """Whether writing to the terminal is safe: it is not our controlling
+    terminal (no SIGTTOU then), or our process group is in the foreground."""
     try:
         return os.tcgetpgrp(stream.fileno()) == os.getpgrp()
     except OSError:
-        return False
+        return True
 
 
 class ProgressLine:
