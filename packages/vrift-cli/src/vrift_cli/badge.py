@@ -142,20 +142,6 @@ def render_svg(parts: list[Part]) -> str:
     return "\n".join(out) + "\n"
 
 
-def add_verb(verbs: argparse._SubParsersAction) -> None:
-    v = verbs.add_parser("badge", help="an SVG badge: build time, time saved, dedup")
-    v.add_argument("--output", "-o", metavar="FILE", help="SVG file to write (default stdout)")
-    v.add_argument(
-        "--from",
-        dest="source",
-        default="history",
-        metavar="history|SESSION",
-        help="the latest recorded run (default), or a session file or JSON export",
-    )
-    v.add_argument("--command", metavar="NAME", help="with --from history: the latest run of NAME")
-    v.set_defaults(func=badge)
-
-
 def badge(args: argparse.Namespace) -> int:
     from vrift_profile import SessionError, write_output
 

@@ -15,17 +15,6 @@ import time
 from typing import Any
 
 from . import units
-from .sessions_cmd import age_seconds
-
-
-def add_verb(verbs: argparse._SubParsersAction) -> None:
-    v = verbs.add_parser("history", help="recorded runs (profile run, profile stop), totals per day and week")
-    v.add_argument(
-        "--since", type=age_seconds, metavar="AGE", help="only runs started in the last AGE (e.g. 7d)"
-    )
-    v.add_argument("--command", metavar="NAME", help="only runs of NAME (e.g. make)")
-    v.add_argument("--json", action="store_true", help="runs and totals as JSON")
-    v.set_defaults(func=history)
 
 
 def _day(ns: int) -> str:

@@ -24,7 +24,7 @@ from vrift_profile.launch import shim_environment
 from vrift_profile.paths import ENV_PATH, check_parent_dir, current_session, new_session_path
 from vrift_profile.writer import create_session
 
-from . import badge, history_cmd, render, sessions_cmd
+from . import render, sessions_cmd
 from .run_cmd import command_of, launch_failed
 
 
@@ -141,8 +141,39 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     _exact_timing_flag(v)
     v.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
-    history_cmd.add_verb(verbs)
-    badge.add_verb(verbs)
+    v = verbs.add_parser("history", help="recorded runs (profile run, profile stop), totals per day and week")
+    v.add_argument(
+        "--since",
+        type=sessions_cmd.age_seconds,
+        metavar="AGE",
+        help="only runs started in the last AGE (e.g. 7d)",
+    )
+    v.add_argument("--command", metavar="NAME", help="only runs of NAME (e.g. make)")
+    v.add_argument("--json", action="store_true", help="runs and totals as JSON")
+    v.set_defaults(func=_later("history_cmd", "history"))
+    v = verbs.add_parser("badge", help="an SVG badge: build time, time saved, dedup")
+    v.add_argument("--output", "-o", metavar="FILE", help="SVG file to write (default stdout)")
+    v.add_argument(
+        "--from",
+        dest="source",
+        default="history",
+        metavar="history|SESSION",
+        help="the latest recorded run (default), or a session file or JSON export",
+    )
+    v.add_argument("--command", metavar="NAME", help="with --from history: the latest run of NAME")
+    v.set_defaults(func=_later("badge", "badge"))
+
+
+def _later(module: str, name: str):
+    """A verb whose module is imported only when it runs (`show` starts
+    without compiling or loading it)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from importlib import import_module
+
+        return getattr(import_module(f".{module}", __package__), name)(args)
+
+    return run
 
 
 def _exact_timing_flag(v: argparse.ArgumentParser) -> None:
