@@ -141,7 +141,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     _exact_timing_flag(v)
     v.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
-    v = verbs.add_parser("history", help="recorded runs (profile run, profile stop), totals per day and week")
+    v = verbs.add_parser(
+        "history",
+        help="recorded runs (profile run, profile stop), totals per day and week",
+        description="Runs are recorded when `vrift profile run` ends and when `vrift profile stop` stops a "
+        "session, in $VRIFT_HISTORY, else $VRIFT_STATE/history.sqlite3 (default ~/.local/state/vrift/; "
+        "VRIFT_HISTORY=off records nothing). Days and ISO weeks are in local time.",
+    )
     v.add_argument(
         "--since",
         type=sessions_cmd.age_seconds,
