@@ -145,7 +145,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "history",
         help="recorded runs (profile run, profile stop), totals per day and week",
         description="Runs are recorded when `vrift profile run` ends and when `vrift profile stop` stops a "
-        "session, in $VRIFT_HISTORY, else $VRIFT_STATE/history.sqlite3 (default ~/.local/state/vrift/; "
+        "session, in $VRIFT_HISTORY, else history.sqlite3 in $VRIFT_STATE, else in $XDG_STATE_HOME/vrift "
+        "(~/.local/state/vrift; "
         "VRIFT_HISTORY=off records nothing). Days and ISO weeks are in local time.",
     )
     v.add_argument(
@@ -241,7 +242,12 @@ def stop(args: argparse.Namespace) -> int:
         from .history import record_for_build
         from .run_record import record_of
 
-        record_for_build(record_of(read_profile(path), source="stop"))
+        try:
+            snap = read_profile(path)
+        except ProfileError as e:  # stopped all the same: say why history has no record
+            print(f"vrift: history: this session is not recorded: {e}", file=sys.stderr)
+            return 0
+        record_for_build(record_of(snap, source="stop"))
     return 0
 
 
@@ -390,13 +396,17 @@ def profile_run(args: argparse.Namespace) -> int:
     else:
         path = _new_session(new_session_path(), args)
     env = shim_environment(path)
-    cwd = os.getcwd()
+    try:
+        cwd: str | None = os.getcwd()
+    except OSError:  # a deleted directory: the command may still run; history just has no cwd
+        cwd = None
     progress = None
     if not args.quiet and sys.stderr.isatty():
         from .progress import progress_for
 
         progress = progress_for(path, cmd, cwd)
-    # The child gets Ctrl-C from the terminal itself; vrift waits to report.
+    # The child gets Ctrl-C from the terminal itself; vrift waits to report,
+    # and to record, so a late Ctrl-C cannot replace the child's status.
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         try:
@@ -405,19 +415,21 @@ def profile_run(args: argparse.Namespace) -> int:
             return launch_failed(cmd, e)
         if progress is not None:
             progress.start()
-        rc = proc.wait()
-    finally:
-        if progress is not None:
-            progress.stop()
-        signal.signal(signal.SIGINT, old)
-    set_enabled(path, False)
-    from .history import record_for_build
-    from .run_record import record_of
-    from .style import stderr_color
+        try:
+            rc = proc.wait()
+        finally:
+            if progress is not None:
+                progress.stop()
+        set_enabled(path, False)
+        from .history import record_for_build
+        from .run_record import record_of
+        from .style import stderr_color
 
-    snap = read_profile(path)
-    print(render.render_summary(snap, color=stderr_color()), file=sys.stderr)
-    status = 128 - rc if rc < 0 else rc
-    # A failed build is history too (its status says so); estimates use successful runs only.
-    record_for_build(record_of(snap, source="run", argv=cmd, cwd=cwd, exit_status=status))
-    return status
+        snap = read_profile(path)
+        print(render.render_summary(snap, color=stderr_color()), file=sys.stderr)
+        status = 128 - rc if rc < 0 else rc
+        # A failed build is history too (its status says so); estimates use successful runs only.
+        record_for_build(record_of(snap, source="run", argv=cmd, cwd=cwd, exit_status=status))
+        return status
+    finally:
+        signal.signal(signal.SIGINT, old)

@@ -205,7 +205,7 @@ class ProgressLine:
             print(f"vrift: progress line stopped: {self.failure}", file=self.stream)
 
 
-def progress_for(session: Path, argv: list[str], cwd: str) -> ProgressLine:
+def progress_for(session: Path, argv: list[str], cwd: str | None) -> ProgressLine:
     """A progress line for this run, with an estimate when history has an
     earlier successful run of the same command in the same directory. A
     history that cannot be read gives no estimate here; the record at the
@@ -214,7 +214,7 @@ def progress_for(session: Path, argv: list[str], cwd: str) -> ProgressLine:
 
     estimate = None
     path = history_path()
-    if path is not None:
+    if path is not None and cwd is not None:
         try:
             ref = previous_run(path, argv, cwd)
         except HistoryError:
