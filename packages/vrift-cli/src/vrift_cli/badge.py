@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import units
+
+if TYPE_CHECKING:
+    from .run_record import RunRecord
 
 FONT = "Verdana,Geneva,DejaVu Sans,sans-serif"
 FONT_PX = 11
@@ -85,7 +89,7 @@ class Part:
     color: str
 
 
-def parts_of(rec) -> list[Part]:
+def parts_of(rec: RunRecord) -> list[Part]:
     """build time, time saved, dedup of one RunRecord."""
     failed = rec.exit_status not in (0, None)
     build = units.duration_ns(rec.duration_ns) + (f" (exit {rec.exit_status})" if failed else "")

@@ -12,9 +12,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from . import units
+
+if TYPE_CHECKING:
+    from .run_record import RunRecord
 
 
 def _day(ns: int) -> str:
@@ -25,7 +29,7 @@ def _week(ns: int) -> str:
     return time.strftime("%G-W%V", time.localtime(ns / 1e9))
 
 
-def totals(runs: list) -> dict[str, Any]:
+def totals(runs: list[RunRecord]) -> dict[str, Any]:
     """Sums over runs (RunRecords); see the module docstring for disk saved."""
     projections = {p for r in runs for p in r.projections}
     estimated = [r for r in runs if r.time_saved_ns is not None]
@@ -48,14 +52,14 @@ def totals(runs: list) -> dict[str, Any]:
     }
 
 
-def _grouped(runs: list, key) -> list[tuple[str, list]]:
-    groups: dict[str, list] = {}
+def _grouped(runs: list[RunRecord], key: Callable[[int], str]) -> list[tuple[str, list[RunRecord]]]:
+    groups: dict[str, list[RunRecord]] = {}
     for r in runs:
         groups.setdefault(key(r.started_ns), []).append(r)
     return sorted(groups.items())
 
 
-def run_dict(r) -> dict[str, Any]:
+def run_dict(r: RunRecord) -> dict[str, Any]:
     return {
         "id": r.run_id,
         "started_unix_ns": r.started_ns,
@@ -124,7 +128,7 @@ def _saved(t: dict[str, Any]) -> str:
     return units.duration_ns(t["time_saved_ns"])
 
 
-def text_lines(found: list, days: list[dict], weeks: list[dict], where: str) -> list[str]:
+def text_lines(found: list[RunRecord], days: list[dict], weeks: list[dict], where: str) -> list[str]:
     from .render import _table
 
     if not found:
