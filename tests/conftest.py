@@ -27,6 +27,14 @@ def cbin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(autouse=True)
+def history_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test records into its own history database, never the user's."""
+    db = tmp_path / "state" / "history.sqlite3"
+    monkeypatch.setenv("VRIFT_HISTORY", str(db))
+    return db
+
+
 @pytest.fixture
 def rundir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Isolate sessions: vrift and the shim look under $XDG_RUNTIME_DIR/vrift."""

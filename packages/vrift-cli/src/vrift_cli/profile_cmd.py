@@ -73,7 +73,9 @@ def _with_format_options(format_help):
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("profile", help="profile sessions: start, show, export, reset, stop, run, ls, clean")
+    p = sub.add_parser(
+        "profile", help="profile sessions: start, show, export, reset, stop, run, ls, clean, history, badge"
+    )
     verbs = p.add_subparsers(dest="profile_verb", required=True, parser_class=type(p))
 
     def verb(name: str, func, help: str) -> argparse.ArgumentParser:
@@ -134,8 +136,54 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--slots", type=_slots, default=None, help="process-image slots to reserve")
     v.add_argument("--counters-only", action="store_true", help="count calls but read no clock")
     v.add_argument("--hot-paths", action="store_true", help="also record every path")
+    v.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no live progress line on the terminal (the summary is still printed)",
+    )
     _exact_timing_flag(v)
     v.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
+    v = verbs.add_parser(
+        "history",
+        help="recorded runs (profile run, profile stop), totals per day and week",
+        description="Runs are recorded when `vrift profile run` ends and when `vrift profile stop` stops a "
+        "session, in $VRIFT_HISTORY, else history.sqlite3 in $VRIFT_STATE, else in $XDG_STATE_HOME/vrift "
+        "(~/.local/state/vrift; "
+        "VRIFT_HISTORY=off records nothing). Days and ISO weeks are in local time.",
+    )
+    v.add_argument(
+        "--since",
+        type=sessions_cmd.age_seconds,
+        metavar="AGE",
+        help="only runs started in the last AGE (e.g. 7d)",
+    )
+    v.add_argument("--command", metavar="NAME", help="only runs of NAME (e.g. make)")
+    v.add_argument("--json", action="store_true", help="runs and totals as JSON")
+    v.set_defaults(func=_later("history_cmd", "history"))
+    v = verbs.add_parser("badge", help="an SVG badge: build time, time saved, dedup")
+    v.add_argument("--output", "-o", metavar="FILE", help="SVG file to write (default stdout)")
+    v.add_argument(
+        "--from",
+        dest="source",
+        default="history",
+        metavar="history|SESSION",
+        help="the latest recorded run (default), or a session file or JSON export",
+    )
+    v.add_argument("--command", metavar="NAME", help="with --from history: the latest run of NAME")
+    v.set_defaults(func=_later("badge", "badge"))
+
+
+def _later(module: str, name: str):
+    """A verb whose module is imported only when it runs (`show` starts
+    without compiling or loading it)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from importlib import import_module
+
+        return getattr(import_module(f".{module}", __package__), name)(args)
+
+    return run
 
 
 def _exact_timing_flag(v: argparse.ArgumentParser) -> None:
@@ -193,6 +241,16 @@ def stop(args: argparse.Namespace) -> int:
     path = resolve_session(args.path)
     was = set_enabled(path, False)
     print(f"vrift: session {'stopped' if was else 'was already stopped'}: {path}")
+    if was:  # stopping it again must not count it twice
+        from .history import record_for_build
+        from .run_record import record_of
+
+        try:
+            snap = read_profile(path)
+        except ProfileError as e:  # stopped all the same: say why history has no record
+            print(f"vrift: history: this session is not recorded: {e}", file=sys.stderr)
+            return 0
+        record_for_build(record_of(snap, source="stop"))
     return 0
 
 
@@ -356,18 +414,40 @@ def profile_run(args: argparse.Namespace) -> int:
     else:
         path = _new_session(new_session_path(), args)
     env = shim_environment(path)
-    # The child gets Ctrl-C from the terminal itself; vrift waits to report.
+    try:
+        cwd: str | None = os.getcwd()
+    except OSError:  # a deleted directory: the command may still run; history just has no cwd
+        cwd = None
+    progress = None
+    if not args.quiet and sys.stderr.isatty():
+        from .progress import progress_for
+
+        progress = progress_for(path, cmd, cwd)
+    # The child gets Ctrl-C from the terminal itself; vrift waits to report,
+    # and to record, so a late Ctrl-C cannot replace the child's status.
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         try:
             proc = subprocess.Popen(cmd, env=env, restore_signals=True)
         except OSError as e:
             return launch_failed(cmd, e)
-        rc = proc.wait()
+        if progress is not None:
+            progress.start()
+        try:
+            rc = proc.wait()
+        finally:
+            if progress is not None:
+                progress.stop()
+        set_enabled(path, False)
+        from .history import record_for_build
+        from .run_record import record_of
+        from .style import stderr_color
+
+        snap = read_profile(path)
+        print(render.render_summary(snap, color=stderr_color()), file=sys.stderr)
+        status = 128 - rc if rc < 0 else rc
+        # A failed build is history too (its status says so); estimates use successful runs only.
+        record_for_build(record_of(snap, source="run", argv=cmd, cwd=cwd, exit_status=status))
+        return status
     finally:
         signal.signal(signal.SIGINT, old)
-    set_enabled(path, False)
-    from .style import stderr_color
-
-    print(render.render_summary(read_profile(path), color=stderr_color()), file=sys.stderr)
-    return 128 - rc if rc < 0 else rc

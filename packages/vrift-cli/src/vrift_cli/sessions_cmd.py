@@ -20,8 +20,8 @@ from vrift_profile.paths import current_session, run_dir
 from . import units
 
 DEFAULT_AGE = "7d"
-_AGE = re.compile(r"^(\d+)([smhd])$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_AGE = re.compile(r"^(\d+)([smhdw])$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def age_seconds(text: str) -> int:
