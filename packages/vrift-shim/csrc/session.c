@@ -524,6 +524,7 @@ __attribute__((constructor, cold, noinline)) static void vr_init(void)
     vr_timing_init(h);
     vr_overflow_counters = &slot_at(0)->counters;
     vr_atfork_child(forget_slot_in_child);
+    vr_stdio_init();
     __atomic_store_n(&vr_control_word, (const uint64_t *)(void *)&h->enabled, __ATOMIC_RELEASE);
 out:
     /* Projections are served whether or not this process counts (and

@@ -353,6 +353,11 @@ static inline void vr_record_served(enum vrift_op op, uint64_t ctl, uint64_t t0,
         vr_add_misc(ctl, (enum vrift_misc)served_calls_misc, 1);
 }
 
+/* ---- stdio (stdio.c) ---- */
+
+/* Count the reads and writes of glibc's FILE streams from now on. */
+VR_HIDDEN void vr_stdio_init(void);
+
 /* ---- session file creation/validation shared with the exported API ---- */
 
 VR_HIDDEN uint64_t vr_layout_file_size(uint32_t slot_count);
