@@ -19,8 +19,9 @@ def test_stdio_bytes_and_calls_exact(cbin: Path, shim_lib: Path, tmp_path: Path)
     plain = subprocess.run(args, capture_output=True, text=True, check=True, timeout=60)
     plain_bytes = out.read_bytes()
     session = tmp_path / "p.vrift"
-    r = subprocess.run(args, capture_output=True, text=True, check=True, timeout=60,
-                       env=profiled_env(shim_lib, session))
+    r = subprocess.run(
+        args, capture_output=True, text=True, check=True, timeout=60, env=profiled_env(shim_lib, session)
+    )
     assert r.stdout == plain.stdout and out.read_bytes() == plain_bytes  # nothing changed for the program
     size = out.stat().st_size
     assert size == 1_000_000 + 10_000 * 34 + len("printf 42\n") + 1000
@@ -32,8 +33,12 @@ def test_stdio_bytes_and_calls_exact(cbin: Path, shim_lib: Path, tmp_path: Path)
     assert ctr["bytes_read"] == 3 * size
     if have("strace"):
         trace = tmp_path / "trace"
-        subprocess.run(["strace", "-f", "-qq", "-e", "trace=read,write", "-o", str(trace), *args],
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            ["strace", "-f", "-qq", "-e", "trace=read,write", "-o", str(trace), *args],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         calls = {"read": 0, "write": 0}
         for line in trace.read_text().splitlines():
             m = re.search(r"\b(read|write)\(", line)
@@ -48,9 +53,18 @@ def test_stdio_bytes_and_calls_exact(cbin: Path, shim_lib: Path, tmp_path: Path)
 def test_python_print_to_a_file_is_counted(shim_lib: Path, tmp_path: Path):
     """Python's own I/O is not stdio (it calls write(2)); both routes add up."""
     out = tmp_path / "o"
-    code = f"import sys\nf = open({str(out)!r}, 'w')\nf.write('z' * 100000)\nf.close()\nsys.stdout.write('ok\\n')\n"
+    code = (
+        f"import sys\nf = open({str(out)!r}, 'w')\nf.write('z' * 100000)\nf.close()\n"
+        "sys.stdout.write('ok\\n')\n"
+    )
     session = tmp_path / "p.vrift"
-    r = subprocess.run(["python3", "-c", code], env=profiled_env(shim_lib, session), capture_output=True,
-                       text=True, check=True, timeout=60)
+    r = subprocess.run(
+        ["python3", "-c", code],
+        env=profiled_env(shim_lib, session),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     assert r.stdout == "ok\n"
     assert read_profile(session).command("python3").counters["bytes_written"] == 100000 + 3
