@@ -561,8 +561,10 @@ VR_EXPORT void *dlopen(const char *file, int mode)
     if (VR_UNLIKELY(!real))
         MISSING(NULL);
     uint64_t ctl = vr_control();
-    if (VR_MODE(ctl))
+    if (VR_MODE(ctl)) {
         vr_record_untimed(VRIFT_OP_DLOPEN, ctl, 0, 0);
+        vr_loader_account(ctl, 1); /* what the previous dlopen loaded */
+    }
     return real(file, mode);
 }
 

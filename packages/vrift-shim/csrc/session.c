@@ -377,6 +377,8 @@ static struct vrift_slot *take_slot(struct vrift_header *h, uint32_t gen, uint32
     }
     s->head.owner_slot = owner;
     s->head.reset_generation = gen;
+    if (!owner)
+        vr_loader_claimed(&s->counters);
     __atomic_store_n(&s->head.state, VRIFT_SLOT_LIVE, __ATOMIC_RELEASE);
     *idx_out = (uint32_t)idx;
     return s;
@@ -482,7 +484,11 @@ extern void *__dso_handle __attribute__((weak, visibility("hidden")));
  * _fini, is an empty function at the far end of the code, which would
  * cost every process a page fault at exit just to run it. */
 VR_HIDDEN __attribute__((cold)) void vr_fini(void);
-void vr_fini(void) {}
+void vr_fini(void)
+{
+    if (VR_UNLIKELY(vr_loader_dirty)) /* what the last dlopen loaded */
+        vr_loader_account(vr_control(), 0);
+}
 
 static int env_flag(const char *v)
 {
@@ -525,6 +531,7 @@ __attribute__((constructor, cold, noinline)) static void vr_init(void)
     vr_overflow_counters = &slot_at(0)->counters;
     vr_atfork_child(forget_slot_in_child);
     vr_stdio_init();
+    vr_loader_attach();
     __atomic_store_n(&vr_control_word, (const uint64_t *)(void *)&h->enabled, __ATOMIC_RELEASE);
 out:
     /* Projections are served whether or not this process counts (and

@@ -353,6 +353,17 @@ static inline void vr_record_served(enum vrift_op op, uint64_t ctl, uint64_t t0,
         vr_add_misc(ctl, (enum vrift_misc)served_calls_misc, 1);
 }
 
+/* ---- the dynamic loader's objects (loader.c) ---- */
+
+/* At attach: the startup objects, pending until the image's slot exists. */
+VR_HIDDEN void vr_loader_attach(void);
+/* The image just took its slot `c`: add what is pending. */
+VR_HIDDEN void vr_loader_claimed(struct vrift_counters *c);
+/* Account what dlopen loaded since the last call; `dlopen_next`: one is
+ * about to run (dlopen's wrapper), 0 at exit. */
+VR_HIDDEN void vr_loader_account(uint64_t ctl, int dlopen_next);
+VR_HIDDEN extern int vr_loader_dirty;
+
 /* ---- stdio (stdio.c) ---- */
 
 /* Count the reads and writes of glibc's FILE streams from now on. */

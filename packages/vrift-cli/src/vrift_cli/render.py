@@ -148,6 +148,19 @@ def _error_lines(snap: Snapshot) -> list[str]:
     )
 
 
+def _loader_lines(snap: Snapshot) -> list[str]:
+    """The dynamic loader's work, derived (not counted, so not in the table)."""
+    ld = snap.loader()
+    if not ld or not ld["objects"]:
+        return []
+    d = ld["derived_syscalls"]
+    return [
+        f"   + loader (derived): {units.count(ld['objects'])} objects mapped ~ "
+        f"{units.count(d['open'])} open, {units.count(d['read'])} read, {units.count(d['fstat'])} fstat, "
+        f"{units.count(d['mmap'])} mmap, {units.count(d['close'])} close"
+    ]
+
+
 _UNSEEN_WHY = {"static": "static binary", "setid": "set-ID program", "no_preload": "environment drops vrift"}
 _TOP_UNSEEN = 5
 
@@ -215,6 +228,7 @@ def show_lines(snap: Snapshot, top_commands: bool = True) -> list[str]:
         lines.append(f"Reset:    {reset} (counts since then)")
     lines += ["", f"Syscall Stats ({units.count(snap.total_calls)} calls):"]
     lines += syscall_lines(snap)
+    lines += _loader_lines(snap)
     lines += [""] + _counter_block(snap)
     lines += [""] + _error_lines(snap)
     cmd = _command_lines(snap) if top_commands else []

@@ -136,6 +136,9 @@ enum vrift_misc {
     VRIFT_MISC_UNSEEN_STATIC,       /* statically linked: LD_PRELOAD does not apply */
     VRIFT_MISC_UNSEEN_SETID,        /* set-user/group-ID: the loader ignores LD_PRELOAD */
     VRIFT_MISC_UNSEEN_NO_PRELOAD,   /* its environment drops the shim or counting */
+    /* 1.4: what the dynamic loader mapped (loader.c); its system calls are derived from these */
+    VRIFT_MISC_LOADER_OBJECTS,      /* shared objects the loader opened and mapped */
+    VRIFT_MISC_LOADER_SEGMENTS,     /* their PT_LOAD segments (one mmap each) */
     VRIFT_MISC_COUNT
 };
 
@@ -178,7 +181,9 @@ enum vrift_misc_unit {
     VRIFT_UNITOF_VFS_SHADOW_NS_READLINK = 2,
     VRIFT_UNITOF_UNSEEN_STATIC = 1,
     VRIFT_UNITOF_UNSEEN_SETID = 1,
-    VRIFT_UNITOF_UNSEEN_NO_PRELOAD = 1
+    VRIFT_UNITOF_UNSEEN_NO_PRELOAD = 1,
+    VRIFT_UNITOF_LOADER_OBJECTS = 1,
+    VRIFT_UNITOF_LOADER_SEGMENTS = 1
 };
 
 enum vrift_field_kind {
