@@ -83,7 +83,7 @@ def test_counters_only_mode_records_no_paths(cbin, shim_lib, tmp_path, rundir):
     assert os.path.exists(session)
 
 
-def test_hot_paths_are_off_by_default(cbin, shim_lib, tmp_path, rundir):
+def test_exact_timing_records_every_path_call(cbin, shim_lib, tmp_path, rundir):
     session = create_session(tmp_path / "p.vrift", exact_timing=True)
     subprocess.run(
         [cbin / "stat_loop", "/etc/hostname", "5", "/x", "0"],
@@ -93,4 +93,28 @@ def test_hot_paths_are_off_by_default(cbin, shim_lib, tmp_path, rundir):
     )
     snap = read_profile(session)
     assert snap.ops["stat"].calls == 5 and snap.ops["stat"].timed_calls == 5
-    assert snap.hot.paths == () and snap.hot.capacity > 0
+    assert snap.hot.sample_period == 1
+    assert [(h.path, h.calls) for h in snap.hot.paths] == [("/etc/hostname", 5)]
+
+
+def test_hot_paths_sampled_by_default(cbin, shim_lib, tmp_path, rundir):
+    """A default session records 1 path call in 32, weighted by 32: the
+    estimates are unbiased and rank the paths, while each process touches
+    a few table entries instead of one per distinct path."""
+    session = create_session(tmp_path / "p.vrift")
+    subprocess.run(
+        [cbin / "stat_loop", "/etc/hostname", "32000", "/nonexistent-vrift-hot", "3200"],
+        env=profiled_env(shim_lib, session),
+        check=True,
+        capture_output=True,
+    )
+    snap = read_profile(session)
+    assert snap.hot.sample_period == 32
+    assert snap.ops["stat"].calls == 32_000 and snap.ops["lstat"].calls == 3_200  # counts stay exact
+    by_path = {h.path: h for h in snap.hot.by_path()}
+    host, missing = by_path["/etc/hostname"], by_path["/nonexistent-vrift-hot"]
+    # binomial sampling: +/- 3 sigma is 9.5% of 32,000 and 30% of 3,200
+    assert abs(host.calls - 32_000) <= 0.12 * 32_000 and host.calls % 32 == 0
+    assert abs(missing.calls - 3_200) <= 0.35 * 3_200 and missing.errors == missing.calls
+    assert host.calls > missing.calls and host.errors == 0
+    assert host.latency_ns > 0  # each recorded call was timed for it

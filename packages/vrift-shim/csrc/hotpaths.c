@@ -153,7 +153,8 @@ static uint64_t path_hash(struct vrift_header *h, int dirfd, const char *path, s
     return hash_bytes(seed ^ comm_seed() ^ kind_seed, path, len);
 }
 
-void vr_hot_record(uint64_t ctl, enum vrift_op op, int dirfd, const char *path, uint64_t ns, int failed)
+void vr_hot_record(uint64_t ctl, enum vrift_op op, int dirfd, const char *path, uint64_t ns, int failed,
+                   uint64_t weight)
 {
     struct vrift_header *h = vr_hdr;
     if (!h || !h->hot_count || !path)
@@ -170,11 +171,11 @@ void vr_hot_record(uint64_t ctl, enum vrift_op op, int dirfd, const char *path, 
         __atomic_fetch_add(&h->hot_dropped, 1, __ATOMIC_RELAXED);
         return;
     }
-    __atomic_fetch_add(&e->calls, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&e->calls, weight, __ATOMIC_RELAXED);
     if (VR_MODE(ctl) & VRIFT_MODE_TIME)
-        __atomic_fetch_add(&e->latency_ns, ns, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&e->latency_ns, ns * weight, __ATOMIC_RELAXED);
     if (failed)
-        __atomic_fetch_add(&e->errors, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&e->errors, weight, __ATOMIC_RELAXED);
     uint64_t bit = 1ull << op;
     if (!(__atomic_load_n(&e->ops, __ATOMIC_RELAXED) & bit))
         __atomic_fetch_or(&e->ops, bit, __ATOMIC_RELAXED);

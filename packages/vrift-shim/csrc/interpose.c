@@ -127,7 +127,7 @@ static inline int vr_busy(void)
         uint64_t ctl_ = vr_control();                                          \
         if (VR_LIKELY(!VR_MODE(ctl_)))                                         \
             return call;                                                       \
-        uint64_t t0_ = vr_start_op(ctl_, op);                                  \
+        uint64_t t0_ = vr_start_path(ctl_, op, path);                          \
         type r = call;                                                         \
         int f_ = (failed);                                                     \
         vr_record_path(op, ctl_, t0_, f_, f_ ? errno : 0, dirfd, path);        \
@@ -437,7 +437,7 @@ VR_EXPORT DIR *opendir(const char *p)
     if (VR_UNLIKELY(!real))
         MISSING(NULL);
     uint64_t ctl = vr_control();
-    uint64_t t0 = vr_start_op(ctl, VRIFT_OP_OPENDIR);
+    uint64_t t0 = vr_start_path(ctl, VRIFT_OP_OPENDIR, p);
     DIR *r = real(p);
     int e = errno;
     if (VR_UNLIKELY(vr_vfs_count) && r)
@@ -1055,7 +1055,7 @@ static long counted_syscall(enum vrift_op op, int dirfd, const char *path, int m
     uint64_t ctl = vr_control();
     if (!VR_MODE(ctl))
         return real(n, a, b, c, d, e, f);
-    uint64_t t0 = vr_start_op(ctl, op);
+    uint64_t t0 = vr_start_path(ctl, op, path);
     long r = real(n, a, b, c, d, e, f);
     int failed = r == -1;
     vr_record_path(op, ctl, t0, failed, failed ? errno : 0, dirfd, path);

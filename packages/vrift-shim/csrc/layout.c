@@ -129,6 +129,7 @@ void vr_layout_write(struct vrift_header *h, uint32_t slot_count, const char *cr
     h->mode = VRIFT_MODE_DEFAULT;
     h->enabled = VRIFT_MODE_DEFAULT;
     h->timing_sample_period = VRIFT_DEFAULT_SAMPLE_PERIOD;
+    h->hot_sample_period = VRIFT_DEFAULT_HOT_SAMPLE_PERIOD;
     h->timing_sampled_ops = VRIFT_DEFAULT_SAMPLED_OPS;
     h->field_count = FIELD_COUNT;
     h->field_size = sizeof(struct vrift_field);

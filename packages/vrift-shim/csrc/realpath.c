@@ -193,7 +193,7 @@ VR_EXPORT char *realpath(const char *name, char *resolved)
     uint64_t ctl = vr_control();
     if (VR_LIKELY(!VR_MODE(ctl)))
         return real_realpath(name, resolved);
-    uint64_t t0 = vr_start_op(ctl, VRIFT_OP_REALPATH);
+    uint64_t t0 = vr_start_path(ctl, VRIFT_OP_REALPATH, name);
     char *r = counted_realpath(name, resolved);
     int e = errno;
     vr_record_path(VRIFT_OP_REALPATH, ctl, t0, r == NULL, e, AT_FDCWD, name);

@@ -157,6 +157,39 @@ static inline uint64_t vr_start_op(uint64_t ctl, enum vrift_op op)
     return VR_T0(vr_clock()) | 1;
 }
 
+/* Hot paths on a sample (format 1.4): the countdown to the next path call
+ * recorded, and for the call in progress whether it is (vr_hot_pick) and
+ * whether it is timed for that alone (vr_hot_only: its time does not enter
+ * the operation's figures). */
+VR_HIDDEN extern uint64_t vr_hot_mask;
+VR_HIDDEN extern VR_TLS uint32_t vr_hot_gap;
+VR_HIDDEN extern VR_TLS uint8_t vr_hot_pick;
+VR_HIDDEN extern VR_TLS uint8_t vr_hot_only;
+VR_HIDDEN uint32_t vr_draw_hot_gap(void);
+
+/* vr_start_op for a call naming `path`: also decides whether the hot-path
+ * table records it. */
+static inline uint64_t vr_start_path(uint64_t ctl, enum vrift_op op, const char *path)
+{
+    uint64_t t0 = vr_start_op(ctl, op);
+    if ((VR_MODE(ctl) & VRIFT_MODE_HOT) && path) {
+        uint32_t g = vr_hot_gap;
+        if (VR_UNLIKELY(g == 0))
+            g = vr_draw_hot_gap();
+        if (VR_LIKELY(--g != 0)) {
+            vr_hot_gap = g;
+            return t0;
+        }
+        vr_hot_gap = vr_draw_hot_gap();
+        vr_hot_pick = 1;
+        if (!t0 && (VR_MODE(ctl) & VRIFT_MODE_TIME)) {
+            t0 = VR_T0(vr_clock());
+            vr_hot_only = 1;
+        }
+    }
+    return t0;
+}
+
 /* The weight of a timed call started at t0. */
 static inline uint64_t vr_weight(uint64_t t0)
 {
@@ -223,8 +256,10 @@ static inline void vr_count_errors(struct vrift_op_stats *s, int err, int shared
  * `err` is the errno the call left, read only when `failed`. Never
  * touches errno. Returns the call's latency (0 when not timed). */
 VR_HIDDEN extern int vr_vfs_count;
+/* Record a path call in the hot-path table with `weight` (the sample
+ * period): calls and errors add the weight, latency ns x weight. */
 VR_HIDDEN void vr_hot_record(uint64_t ctl, enum vrift_op op, int dirfd, const char *path, uint64_t ns,
-                             int failed);
+                             int failed, uint64_t weight);
 
 static inline uint64_t vr_record_as(enum vrift_op op, uint64_t ctl, uint64_t t0, int failed, int err,
                                     int served);
@@ -297,20 +332,50 @@ VR_HIDDEN void vr_hot_note_unseen(int dirfd, const char *path, uint64_t why);
 /* The cached working directory (NULL if unknown); length in *len. */
 VR_HIDDEN const char *vr_cwd(size_t *len);
 
-/* Feed the hot-path table when the session records paths. */
-static inline void vr_hot_if(uint64_t ctl, enum vrift_op op, int dirfd, const char *path, uint64_t ns)
-{
-    if (VR_MODE(ctl) & VRIFT_MODE_HOT)
-        vr_hot_record(ctl, op, dirfd, path, ns, 0);
-}
 
-/* vr_record for a call that names a path (relative to `dirfd`). */
+/* vr_record for a call that names a path (relative to `dirfd`), started
+ * by vr_start_path. */
 static inline void vr_record_path(enum vrift_op op, uint64_t ctl, uint64_t t0, int failed, int err,
                                   int dirfd, const char *path)
 {
-    uint64_t ns = vr_record(op, ctl, t0, failed, err);
-    if (VR_MODE(ctl) & VRIFT_MODE_HOT)
-        vr_hot_record(ctl, op, dirfd, path, ns * vr_weight(t0), failed);
+    if (VR_LIKELY(!vr_hot_pick)) {
+        vr_record(op, ctl, t0, failed, err);
+        return;
+    }
+    uint64_t ns;
+    if (vr_hot_only) { /* timed for the hot-path table alone */
+        ns = t0 ? vr_elapsed_ns(t0, vr_clock()) : 0; /* 0: a signal handler's call took the pick */
+        vr_record(op, ctl, 0, failed, err);
+    } else {
+        ns = vr_record(op, ctl, t0, failed, err);
+    }
+    vr_hot_pick = vr_hot_only = 0;
+    vr_hot_record(ctl, op, dirfd, path, ns, failed, vr_hot_mask + 1);
+}
+
+/* The hot-path sample decided after the call, its time known (calls the
+ * VFS handles: a VFS run times every call). */
+static inline void vr_hot_after(uint64_t ctl, enum vrift_op op, int dirfd, const char *path, uint64_t ns,
+                                int failed)
+{
+    if (!(VR_MODE(ctl) & VRIFT_MODE_HOT) || !path)
+        return;
+    uint32_t g = vr_hot_gap;
+    if (VR_UNLIKELY(g == 0))
+        g = vr_draw_hot_gap();
+    if (VR_LIKELY(--g != 0)) {
+        vr_hot_gap = g;
+        return;
+    }
+    vr_hot_gap = vr_draw_hot_gap();
+    vr_hot_record(ctl, op, dirfd, path, ns, failed, vr_hot_mask + 1);
+}
+
+/* vr_record, then the hot-path sample: for VFS paths started by vr_start. */
+static inline void vr_record_path_after(enum vrift_op op, uint64_t ctl, uint64_t t0, int failed, int err,
+                                        int dirfd, const char *path)
+{
+    vr_hot_after(ctl, op, dirfd, path, vr_record(op, ctl, t0, failed, err), failed);
 }
 
 /* Count a call without timing it (tail-called dlopen). */

@@ -20,6 +20,10 @@
 
 uint64_t vr_sampled_ops;
 uint64_t vr_sample_mask;
+uint64_t vr_hot_mask;
+VR_TLS uint32_t vr_hot_gap;
+VR_TLS uint8_t vr_hot_pick;
+VR_TLS uint8_t vr_hot_only;
 VR_TLS uint32_t vr_gap;
 VR_TLS uint16_t vr_seen[VRIFT_OP_COUNT];
 
@@ -39,6 +43,10 @@ void vr_timing_init(const struct vrift_header *h)
     }
     vr_sample_mask = period - 1;
     vr_sampled_ops = ops;
+    uint64_t hot = h->pre.minor >= 4 && h->pre.header_len >= sizeof *h ? h->hot_sample_period : 1;
+    if (hot < 1 || hot > (1u << 20) || (hot & (hot - 1)))
+        hot = 1;
+    vr_hot_mask = hot - 1;
 }
 
 static VR_TLS uint64_t vr_coin_state;
@@ -59,9 +67,9 @@ static uint64_t next_random(void)
 
 /* A geometric gap: trials until the first success, each trial a fresh
  * log2(period)-bit slice of xorshift64 output being zero (p = 1/period). */
-uint32_t vr_draw_gap(void)
+static uint32_t draw_gap(uint64_t mask)
 {
-    unsigned bits = (unsigned)__builtin_popcountll(vr_sample_mask);
+    unsigned bits = (unsigned)__builtin_popcountll(mask);
     if (bits == 0)
         return 1;
     uint32_t k = 1;
@@ -70,11 +78,21 @@ uint32_t vr_draw_gap(void)
             vr_coin_bits = next_random();
             vr_coin_left = 64;
         }
-        uint64_t slice = vr_coin_bits & vr_sample_mask;
+        uint64_t slice = vr_coin_bits & mask;
         vr_coin_bits >>= bits;
         vr_coin_left -= bits;
         if (slice == 0 || k == UINT32_MAX)
             return k;
         k++;
     }
+}
+
+uint32_t vr_draw_gap(void)
+{
+    return draw_gap(vr_sample_mask);
+}
+
+uint32_t vr_draw_hot_gap(void)
+{
+    return draw_gap(vr_hot_mask);
 }

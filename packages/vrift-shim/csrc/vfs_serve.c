@@ -76,10 +76,10 @@ static void served(enum vrift_op op, uint64_t ctl, uint64_t t0, int failed, int 
     int saved = errno;
     int misc = served_misc(op);
     vr_record_served(op, ctl, t0, failed, err, misc);
-    if (path)
-        vr_hot_if(ctl, op, dirfd, path, 0);
+    uint64_t ns = (VR_MODE(ctl) & VRIFT_MODE_TIME) ? vr_elapsed_ns(t0, vr_clock()) : 0;
+    vr_hot_after(ctl, op, dirfd, path, ns, failed);
     if ((VR_MODE(ctl) & VRIFT_MODE_TIME) && misc >= 0)
-        vr_add_misc(ctl, (enum vrift_misc)(misc + 1), vr_elapsed_ns(t0, vr_clock()));
+        vr_add_misc(ctl, (enum vrift_misc)(misc + 1), ns);
     errno = saved;
 }
 
@@ -146,7 +146,7 @@ static int real_stat_as(const struct vrift_manifest_entry *e, long r, struct sta
         keep_identity(st, &e->st);
     *ret = (int)r;
     if (VR_MODE(ctl))
-        vr_record_path(op, ctl, t0, r != 0, err, dirfd, path);
+        vr_record_path_after(op, ctl, t0, r != 0, err, dirfd, path);
     errno = err;
     return 1;
 }
@@ -222,7 +222,7 @@ int vr_vfs_statx(int dirfd, const char *path, int flags, unsigned mask, void *st
         }
         *ret = (int)r;
         if (VR_MODE(ctl))
-            vr_record_path(VRIFT_OP_STATX, ctl, t0, r != 0, err, dirfd, path);
+            vr_record_path_after(VRIFT_OP_STATX, ctl, t0, r != 0, err, dirfd, path);
         errno = err;
         return 1;
     }
@@ -316,7 +316,7 @@ static int open_tracked(int dirfd, const char *path, int flags, mode_t mode, con
         vr_track_fd((int)fd, hit->pi, hit->idx);
     *ret = (int)fd;
     if (VR_MODE(ctl))
-        vr_record_path(VRIFT_OP_OPEN, ctl, t0, fd < 0, e, dirfd, path);
+        vr_record_path_after(VRIFT_OP_OPEN, ctl, t0, fd < 0, e, dirfd, path);
     errno = e;
     return 1;
 }
@@ -342,7 +342,7 @@ int vr_vfs_open(int dirfd, const char *path, int flags, mode_t mode, int *ret)
         int e = errno;
         *ret = (int)fd;
         if (VR_MODE(ctl))
-            vr_record_path(VRIFT_OP_OPEN, ctl, t0, fd < 0, e, dirfd, path);
+            vr_record_path_after(VRIFT_OP_OPEN, ctl, t0, fd < 0, e, dirfd, path);
         errno = e;
         return 1;
     }
@@ -371,7 +371,7 @@ int vr_vfs_open(int dirfd, const char *path, int flags, mode_t mode, int *ret)
     if (VR_MODE(ctl)) {
         vr_add_misc(ctl, VRIFT_MISC_CAS_HITS, 1);
         vr_record_served(VRIFT_OP_OPEN, ctl, t0, 0, 0, -1);
-        vr_hot_if(ctl, VRIFT_OP_OPEN, dirfd, path, 0);
+        vr_hot_after(ctl, VRIFT_OP_OPEN, dirfd, path, t0 ? vr_elapsed_ns(t0, vr_clock()) : 0, 0);
     }
     return 1;
 }

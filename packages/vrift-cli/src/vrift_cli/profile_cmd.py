@@ -89,9 +89,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--new", action="store_true", help="create a new session even if one is running")
     v.add_argument("--slots", type=_slots, default=None, help="process-image slots to reserve (default 4096)")
     v.add_argument("--counters-only", action="store_true", help="count calls but read no clock (cheapest)")
-    v.add_argument(
-        "--hot-paths", action="store_true", help="also record every path (show --hot, report, flamegraph)"
-    )
+    _hot_path_flags(v)
     _exact_timing_flag(v)
     verb("stop", stop, "stop counting (running processes obey at their next call)")
     verb("reset", reset_cmd, "zero all counters of the session")
@@ -135,7 +133,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v = verb("run", profile_run, "run a command in a fresh session and print a summary")
     v.add_argument("--slots", type=_slots, default=None, help="process-image slots to reserve")
     v.add_argument("--counters-only", action="store_true", help="count calls but read no clock")
-    v.add_argument("--hot-paths", action="store_true", help="also record every path")
+    _hot_path_flags(v)
     v.add_argument(
         "--quiet",
         "-q",
@@ -186,6 +184,16 @@ def _later(module: str, name: str):
     return run
 
 
+def _hot_path_flags(v: argparse.ArgumentParser) -> None:
+    g = v.add_mutually_exclusive_group()
+    g.add_argument(
+        "--hot-paths",
+        action="store_true",
+        help="record every path call exactly (default: 1 path call in 32, weighted: show --hot, report)",
+    )
+    g.add_argument("--no-hot-paths", action="store_true", help="record no paths (the cheapest timing mode)")
+
+
 def _exact_timing_flag(v: argparse.ArgumentParser) -> None:
     v.add_argument(
         "--exact-timing",
@@ -199,7 +207,7 @@ def _new_session(path: Path, args: argparse.Namespace) -> Path:
         path,
         args.slots,
         counters_only=args.counters_only,
-        hot_paths=args.hot_paths,
+        hot_paths=False if args.no_hot_paths else (True if args.hot_paths else None),
         exact_timing=args.exact_timing,
     )
 

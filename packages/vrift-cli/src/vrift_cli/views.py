@@ -20,7 +20,7 @@ def hot_lines(snap: Snapshot, n: int) -> list[str]:
     for key, title in (("calls", "most called"), ("latency_ns", "most time")):
         top = hot.top(n, key)
         if not top:
-            return ["Hot Paths: none recorded (start the session with --hot-paths to record them)"]
+            return ["Hot Paths: none recorded (a session started with --no-hot-paths records none)"]
         rows = [["", "calls", "time", "errors", "ops", "commands"]]
         for h in top:
             rows.append(
@@ -37,6 +37,11 @@ def hot_lines(snap: Snapshot, n: int) -> list[str]:
         out += [f"Hot Paths ({title}, top {len(top)} of {units.count(len(hot.by_path()))}):"]
         out += ["   " + table[0]] + _tree(table[1:]) + [""]
     notes = []
+    if hot.sample_period > 1:
+        notes.append(
+            f"estimates: 1 path call in {hot.sample_period} recorded, weighted by {hot.sample_period} "
+            "(--hot-paths records every one)"
+        )
     if hot.dropped:
         notes.append(f"{units.count(hot.dropped)} path calls not recorded (table of {hot.capacity} full)")
     if hot.unresolved:

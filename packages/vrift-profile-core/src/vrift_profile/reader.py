@@ -78,6 +78,8 @@ class Header:
     # sampled timing (1.3): 1 = every call timed; bit i of sampled_ops: op i sampled
     sample_period: int = 1
     sampled_ops: int = 0
+    # hot paths on a sample (1.4): 1 in hot_sample_period path calls recorded, weighted
+    hot_sample_period: int = 1
 
     @property
     def slots_used(self) -> int:
@@ -192,11 +194,14 @@ def _timing(h, minor: int) -> dict[str, int]:
     """How calls were timed: from the header (1.3), else the 1.0-1.2 rule
     (readdir alone, one call in 16)."""
     if minor < 3:
-        return {"sample_period": 16, "sampled_ops": 1 << c("VRIFT_OP_READDIR")}
+        return {"sample_period": 16, "sampled_ops": 1 << c("VRIFT_OP_READDIR"), "hot_sample_period": 1}
     period, ops = int(h.timing_sample_period), int(h.timing_sampled_ops)
+    hot = int(h.hot_sample_period) if minor >= 4 else 1
+    if hot < 1 or hot > 1 << 20 or hot & (hot - 1):
+        hot = 1  # the shim records every path call then
     if period < 2 or period & (period - 1):
-        return {"sample_period": 1, "sampled_ops": 0}  # the shim treats these as exact too
-    return {"sample_period": period, "sampled_ops": ops}
+        return {"sample_period": 1, "sampled_ops": 0, "hot_sample_period": hot}  # the shim: exact too
+    return {"sample_period": period, "sampled_ops": ops, "hot_sample_period": hot}
 
 
 def _projections(h, minor: int) -> tuple[tuple[int, int], ...]:
@@ -426,7 +431,9 @@ def _hot_paths(
         for (comm, path), v in unseen.items()
     ]
     programs.sort(key=lambda u: (-u.runs, u.path, u.command))
-    table = HotPathTable(tuple(paths), header.hot_count, header.hot_dropped, header.hot_unresolved)
+    table = HotPathTable(
+        tuple(paths), header.hot_count, header.hot_dropped, header.hot_unresolved, header.hot_sample_period
+    )
     return table, tuple(programs)
 
 

@@ -299,6 +299,9 @@ class HotPathTable:
     capacity: int = 0  # 0: the session has no hot-path table
     dropped: int = 0  # path calls with no free entry in reach
     unresolved: int = 0  # path calls relative to a directory fd
+    # 1.4: 1 in sample_period path calls was recorded, weighted by it: calls,
+    # errors and latency are estimates (1: every path call, exact)
+    sample_period: int = 1
 
     def by_path(self) -> list[HotPath]:
         """One entry per path, summed over the commands that used it
@@ -325,6 +328,7 @@ class HotPathTable:
             "capacity": self.capacity,
             "dropped": self.dropped,
             "unresolved": self.unresolved,
+            "sample_period": self.sample_period,
             "paths": [h.to_dict() for h in self.paths],
         }
 
@@ -335,6 +339,7 @@ class HotPathTable:
             int(d["capacity"]),
             int(d["dropped"]),
             int(d["unresolved"]),
+            int(d.get("sample_period", 1)),
         )
 
 

@@ -49,6 +49,7 @@ def write_layout(
     h.mode = c("VRIFT_MODE_DEFAULT")
     h.enabled = c("VRIFT_MODE_DEFAULT")
     h.timing_sample_period = c("VRIFT_DEFAULT_SAMPLE_PERIOD")
+    h.hot_sample_period = c("VRIFT_DEFAULT_HOT_SAMPLE_PERIOD")
     h.timing_sampled_ops = c("VRIFT_DEFAULT_SAMPLED_OPS")
     h.field_count = lay.field_count
     h.field_size = ffi.sizeof("struct vrift_field")
@@ -87,15 +88,17 @@ def create_session(
     enabled: bool = True,
     counters_only: bool = False,
     hot_entries: int | None = None,
-    hot_paths: bool = False,
+    hot_paths: bool | None = None,
     exact_timing: bool = False,
 ) -> Path:
     """Create a new session file at `path` (which must not exist).
-    Counting and timing are on; `hot_paths` also records every path in the
-    shared hot-path table (costlier per call); `counters_only` counts calls,
-    errors and bytes but reads no clock. Cheap operations are timed on a
-    1-in-VRIFT_DEFAULT_SAMPLE_PERIOD random sample; `exact_timing` times
-    every call. `hot_entries`: the table's size (a power of two; 0 for none)."""
+    Counting, timing and hot paths are on. Cheap operations are timed on a
+    1-in-VRIFT_DEFAULT_SAMPLE_PERIOD random sample and path calls recorded in
+    the hot-path table on a 1-in-VRIFT_DEFAULT_HOT_SAMPLE_PERIOD one;
+    `exact_timing` times and records every call. `hot_paths`: None (default:
+    sampled), True (every path call), False (none). `counters_only` counts
+    calls, errors and bytes but reads no clock and records no path.
+    `hot_entries`: the table's size (a power of two; 0 for none)."""
     p = Path(path)
     if slot_count is None:
         slot_count = c("VRIFT_DEFAULT_SLOT_COUNT")
@@ -127,11 +130,13 @@ def create_session(
             if counters_only:
                 h.mode = c("VRIFT_MODE_COUNTERS")
             else:
-                h.mode = c("VRIFT_MODE_FULL") if hot_paths else c("VRIFT_MODE_DEFAULT")
+                h.mode = c("VRIFT_MODE_NO_HOT") if hot_paths is False else c("VRIFT_MODE_DEFAULT")
             h.enabled = h.mode if enabled else 0
             if exact_timing:
                 h.timing_sample_period = 1
                 h.timing_sampled_ops = 0
+            if exact_timing or hot_paths:
+                h.hot_sample_period = 1
             if not enabled:
                 h.stop_realtime_ns = h.start_realtime_ns
             h.pre.ready = 1  # published last; x86-64 keeps store order

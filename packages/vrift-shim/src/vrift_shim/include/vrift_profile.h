@@ -63,6 +63,15 @@
 #define VRIFT_DEFAULT_SAMPLED_OPS 4575
 #define VRIFT_SAMPLE_EXACT_FIRST 64
 
+/* Hot paths (format 1.4): each path call is recorded with probability
+ * 1/hot_sample_period (a per-thread countdown over geometric gaps, like
+ * timing), adding the period to its entry's calls (and errors), and its
+ * latency times the period (the call is timed for it if it was not
+ * already; that time does not enter the operation's figures). So each
+ * process touches few table pages, and the entries are unbiased
+ * estimates, exact enough to rank. 1 = every path call (--exact-timing). */
+#define VRIFT_DEFAULT_HOT_SAMPLE_PERIOD 32
+
 /* VFS projections recorded per session (format 1.2). */
 #define VRIFT_MAX_PROJECTIONS 8
 
@@ -208,8 +217,8 @@ enum vrift_mode {
     VRIFT_MODE_TIME = 2,        /* latency sums and histograms (two clock reads) */
     VRIFT_MODE_HOT = 4,         /* the shared hot-path table */
     VRIFT_MODE_FULL = 7,
-    VRIFT_MODE_DEFAULT = 3,     /* count and time; hot paths on request (they cost
-                                   ~55 ns per path call and page faults per process) */
+    VRIFT_MODE_DEFAULT = 7,     /* 1.4: count, time, and hot paths on a sample */
+    VRIFT_MODE_NO_HOT = 3,      /* count and time (--no-hot-paths) */
     VRIFT_MODE_COUNTERS = 1
 };
 
@@ -274,7 +283,8 @@ struct vrift_header {
     uint64_t slots_overflowed;  /* process images that counted into slot 0 */
 
     uint32_t creator_pid;
-    uint32_t header_reserved0;
+    uint32_t hot_sample_period; /* 1.4: 1 in this many path calls is recorded in the hot-path
+                                   table, weighted by it (1: every call; 0 before 1.4: every call) */
     char creator[VRIFT_CREATOR_LEN];
     uint32_t mode;              /* enum vrift_mode: what `enabled` becomes on start */
     uint32_t timing_sample_period; /* 1.3: 1 = every call timed; else a power of two
