@@ -189,7 +189,7 @@ def _hot_path_flags(v: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--hot-paths",
         action="store_true",
-        help="record every path call exactly (default: 1 path call in 32, weighted: show --hot, report)",
+        help="record every path call exactly (default: 1 path call in 64, weighted: show --hot, report)",
     )
     g.add_argument("--no-hot-paths", action="store_true", help="record no paths (the cheapest timing mode)")
 

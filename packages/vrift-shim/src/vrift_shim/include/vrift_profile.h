@@ -70,7 +70,7 @@
  * already; that time does not enter the operation's figures). So each
  * process touches few table pages, and the entries are unbiased
  * estimates, exact enough to rank. 1 = every path call (--exact-timing). */
-#define VRIFT_DEFAULT_HOT_SAMPLE_PERIOD 32
+#define VRIFT_DEFAULT_HOT_SAMPLE_PERIOD 64
 
 /* VFS projections recorded per session (format 1.2). */
 #define VRIFT_MAX_PROJECTIONS 8
