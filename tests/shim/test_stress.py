@@ -152,3 +152,31 @@ def test_full_disk_at_creation(cbin, shim_lib, tmp_path, rundir):
         assert not target.exists()
     finally:
         subprocess.run(["umount", str(small)], capture_output=True)
+
+
+def test_full_disk_when_more_slots_are_needed(cbin, shim_lib, tmp_path, rundir):
+    """A new file reserves its first chunk of slots; processes beyond it
+    reserve the next chunks as they claim them. On a full disk they count
+    in the overflow slot instead: no SIGBUS, every call still counted."""
+    small = tmp_path / "small"
+    small.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(small)]
+    if subprocess.run(mount, capture_output=True).returncode:
+        import pytest
+
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        s = create_session(small / "p.vrift")
+        used = os.stat(s).st_blocks * 512
+        assert used < 3 * 1024 * 1024 < os.stat(s).st_size  # laid out in full, reserved in part
+        runs = 200
+        for _ in range(runs):
+            cmd = [cbin / "stat_loop", HOST, "1", "/x", "0"]
+            r = subprocess.run(cmd, env=profiled_env(shim_lib, s), capture_output=True, text=True, timeout=30)
+            assert (r.returncode, r.stdout) == (0, "1 0\n")
+        snap = read_profile(s)
+        assert snap.ops["stat"].calls == runs  # exact, the overflow slot included
+        assert snap.session.slots_overflowed > 0  # the disk refused later chunks
+        assert snap.command("stat_loop").processes + snap.session.slots_overflowed == runs
+    finally:
+        subprocess.run(["umount", str(small)], capture_output=True)

@@ -96,6 +96,16 @@ uint64_t vr_layout_file_size(uint32_t slot_count)
     return align_up(hot_arena_offset(slot_count) + VRIFT_HOT_DEFAULT_ARENA, 4096);
 }
 
+/* What a new file reserves on disk: [0, *slots_end) (header, field table,
+ * the first chunk of slots) and [*hot_start, file size) (the hot-path
+ * table and its arena, written anywhere at any time). */
+void vr_layout_reserved(uint32_t slot_count, uint64_t *slots_end, uint64_t *hot_start)
+{
+    uint32_t ready = slot_count < VRIFT_SLOT_CHUNK ? slot_count : VRIFT_SLOT_CHUNK;
+    *slots_end = slots_offset() + (uint64_t)ready * slot_size();
+    *hot_start = hot_offset(slot_count);
+}
+
 static void put_field(struct vrift_field *f, const char *prefix, const char *suffix,
                       uint16_t kind, uint16_t unit, uint32_t count, size_t offset)
 {
@@ -141,6 +151,7 @@ void vr_layout_write(struct vrift_header *h, uint32_t slot_count, const char *cr
     h->slot_size = slot_size();
     h->slots_offset = slots_offset();
     h->slots_next = 1;
+    h->slots_ready = slot_count < VRIFT_SLOT_CHUNK ? slot_count : VRIFT_SLOT_CHUNK;
     h->hot_offset = hot_offset(slot_count);
     h->hot_count = VRIFT_HOT_DEFAULT_ENTRIES;
     h->hot_arena_offset = hot_arena_offset(slot_count);

@@ -241,16 +241,26 @@ static int header_usable(const struct vrift_header *h, uint64_t size)
     return h->slots_offset >= h->pre.header_len && end >= h->slots_offset && end <= h->pre.file_size;
 }
 
-/* Create the file at `path` (it did not exist): reserve every byte up
- * front so a full disk fails here and not as SIGBUS later, lay it out,
+/* Reserve disk blocks for [off, off + len) of the session file: 0 when
+ * reserved (or when the file system cannot reserve: then, as everywhere on
+ * it, a write may allocate), -1 when the disk refused (full). */
+static int reserve(int fd, uint64_t off, uint64_t len)
+{
+    long rc = SYS4(SYS_fallocate, fd, 0, (long)off, (long)len);
+    return rc == 0 || rc == -EOPNOTSUPP || rc == -ENOSYS ? 0 : -1;
+}
+
+/* Create the file at `path` (it did not exist): lay out its full size,
+ * reserve the blocks of what is written from the start (header, the
+ * first chunk of slots, the hot-path table) so a full disk fails here and
+ * not as SIGBUS later (later slot chunks: reserve_chunk), lay it out,
  * publish it. Returns the mapping or NULL. */
 static struct vrift_header *create_session(int fd, uint64_t *size_out)
 {
-    uint64_t size = vr_layout_file_size(VRIFT_DEFAULT_SLOT_COUNT);
-    long rc = SYS4(SYS_fallocate, fd, 0, 0, (long)size);
-    if (rc == -EOPNOTSUPP || rc == -ENOSYS)
-        rc = SYS2(SYS_ftruncate, fd, (long)size);
-    if (rc != 0)
+    uint64_t size = vr_layout_file_size(VRIFT_DEFAULT_SLOT_COUNT), slots_end, hot_start;
+    vr_layout_reserved(VRIFT_DEFAULT_SLOT_COUNT, &slots_end, &hot_start);
+    if (SYS2(SYS_ftruncate, fd, (long)size) != 0 || reserve(fd, 0, slots_end) != 0 ||
+        reserve(fd, hot_start, size - hot_start) != 0)
         return NULL;
     void *p = raw_mmap_shared(fd, size);
     if (p == MAP_FAILED)
@@ -292,10 +302,38 @@ static int header_ready(int fd, uint64_t size)
     return header_usable(&copy, size) ? 0 : -1;
 }
 
+/* The attached file, to reserve more slots in later (reserve_chunk): its
+ * absolute path and identity. */
+static char vr_session_path[1024];
+static uint64_t vr_session_dev, vr_session_ino;
+
+static void remember_session(const char *path, uint64_t dev, uint64_t ino)
+{
+    size_t n = 0;
+    if (path[0] != '/') {
+        long len = SYS2(SYS_getcwd, vr_session_path, sizeof vr_session_path - 1);
+        if (len <= 1)
+            return;
+        n = (size_t)len - 1; /* the syscall counts the NUL */
+        vr_session_path[n++] = '/';
+    }
+    for (size_t i = 0; path[i]; i++) {
+        if (n >= sizeof vr_session_path - 1) {
+            vr_session_path[0] = '\0'; /* too long: no more chunks (the overflow slot) */
+            return;
+        }
+        vr_session_path[n++] = path[i];
+    }
+    vr_session_path[n] = '\0';
+    vr_session_dev = dev;
+    vr_session_ino = ino;
+}
+
 static struct vrift_header *attach(const char *path, int may_create, unsigned euid)
 {
     uint64_t size = 0;
     struct vrift_header *h = NULL;
+    struct stat st;
     long fd = raw_openat(AT_FDCWD, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
     if (fd == -ENOENT && may_create) {
         fd = raw_openat(AT_FDCWD, path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -312,8 +350,10 @@ static struct vrift_header *attach(const char *path, int may_create, unsigned eu
     }
     if (fd < 0)
         return NULL;
-    if (!h) {
-        struct stat st;
+    if (h) { /* created here */
+        if (SYS2(SYS_fstat, (int)fd, &st) != 0)
+            st.st_dev = st.st_ino = 0;
+    } else {
         if (SYS2(SYS_fstat, (int)fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != euid ||
             (st.st_mode & 077) != 0 || st.st_nlink != 1 ||
             (uint64_t)st.st_size < sizeof(struct vrift_header) || header_ready((int)fd, (uint64_t)st.st_size) != 0) {
@@ -335,6 +375,7 @@ static struct vrift_header *attach(const char *path, int may_create, unsigned eu
          * blocks: no SIGBUS on a full disk. */
         __atomic_fetch_add(&h->slots_next, 0, __ATOMIC_RELAXED);
     }
+    remember_session(path, st.st_dev, st.st_ino);
     raw_close((int)fd);
     if (!__atomic_load_n(&h->pre.ready, __ATOMIC_ACQUIRE) || !header_usable(h, size)) {
         raw_munmap(h, size);
@@ -350,6 +391,34 @@ static struct vrift_slot *slot_at(uint64_t idx)
     return (struct vrift_slot *)((char *)vr_hdr + vr_hdr->slots_offset + idx * vr_hdr->slot_size);
 }
 
+/* Slot idx lies past slots_ready: reserve its chunk's blocks (reopening
+ * the file, checked to be the one attached), then move slots_ready on if
+ * the chunk joins the reserved run. 0 if the disk refused, or the file is
+ * gone: the caller counts in the overflow slot instead of writing where a
+ * full disk would raise SIGBUS. Once per chunk of VRIFT_SLOT_CHUNK slots
+ * (two processes racing for one chunk both reserve it: harmless). */
+static int reserve_chunk(struct vrift_header *h, uint64_t idx)
+{
+    if (!vr_session_path[0])
+        return 0;
+    uint64_t first = idx / VRIFT_SLOT_CHUNK * VRIFT_SLOT_CHUNK;
+    uint64_t end = first + VRIFT_SLOT_CHUNK < h->slot_count ? first + VRIFT_SLOT_CHUNK : h->slot_count;
+    long fd = raw_openat(AT_FDCWD, vr_session_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    int ok = SYS2(SYS_fstat, (int)fd, &st) == 0 && st.st_dev == vr_session_dev && st.st_ino == vr_session_ino &&
+             reserve((int)fd, h->slots_offset + first * h->slot_size, (end - first) * h->slot_size) == 0;
+    raw_close((int)fd);
+    if (!ok)
+        return 0;
+    uint64_t ready = __atomic_load_n(&h->slots_ready, __ATOMIC_RELAXED);
+    while (ready >= first && ready < end &&
+           !__atomic_compare_exchange_n(&h->slots_ready, &ready, end, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+    }
+    return 1;
+}
+
 /* Take the next free slot for this image (owner 0) or for a thread of
  * it (owner: the image's slot index); NULL when none is left. A thread
  * row repeats its image's identity, so that no reader has to chase the
@@ -358,6 +427,8 @@ static struct vrift_slot *take_slot(struct vrift_header *h, uint32_t gen, uint32
 {
     uint64_t idx = __atomic_fetch_add(&h->slots_next, 1, __ATOMIC_RELAXED);
     if (idx == 0 || idx >= h->slot_count)
+        return NULL;
+    if (idx >= __atomic_load_n(&h->slots_ready, __ATOMIC_ACQUIRE) && !reserve_chunk(h, idx))
         return NULL;
     struct vrift_slot *s = slot_at(idx);
     if (owner) {

@@ -28,10 +28,11 @@ _Static_assert(sizeof(struct vrift_preamble) == 32, "preamble is frozen at 32 by
 _Static_assert(sizeof(struct vrift_field) == 64, "field rows are 64 bytes");
 _Static_assert(sizeof(struct vrift_slot_head) == 64, "slot head is one cache line");
 _Static_assert(sizeof(struct vrift_hot_entry) == 64, "hot entry is one cache line");
-/* Header sizes by minor version: 1.0 and 1.1 = 248 bytes, 1.2 = 440. */
+/* Header sizes by minor version: 1.0 and 1.1 = 248 bytes, 1.2 and 1.3 = 440, 1.4 = 448. */
 #define VRIFT_HEADER_LEN_1_0 248
 _Static_assert(offsetof(struct vrift_header, vfs_projections) == VRIFT_HEADER_LEN_1_0, "1.2 appends");
-_Static_assert(sizeof(struct vrift_header) == 440, "format 1.2 header size");
+_Static_assert(offsetof(struct vrift_header, slots_ready) == 440, "1.4 appends");
+_Static_assert(sizeof(struct vrift_header) == 448, "format 1.4 header size");
 _Static_assert(offsetof(struct vrift_header, pre) == 0, "preamble first");
 _Static_assert(sizeof(struct vrift_header) % 8 == 0, "header keeps u64 alignment");
 
@@ -437,6 +438,7 @@ VR_HIDDEN void vr_stdio_init(void);
 /* ---- session file creation/validation shared with the exported API ---- */
 
 VR_HIDDEN uint64_t vr_layout_file_size(uint32_t slot_count);
+VR_HIDDEN void vr_layout_reserved(uint32_t slot_count, uint64_t *slots_end, uint64_t *hot_start);
 VR_HIDDEN void vr_layout_write(struct vrift_header *h, uint32_t slot_count,
                                const char *creator);
 

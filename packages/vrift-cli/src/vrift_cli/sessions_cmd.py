@@ -1,6 +1,6 @@
 """`vrift profile ls | clean`: the session files in the run directory.
 
-Every `vrift profile start`/`run` leaves a file (~24 MB reserved) in the
+Every `vrift profile start`/`run` leaves a file (~2.4 MB on disk, more with many processes) in the
 per-user run directory. `ls` shows them; `clean` deletes stopped ones
 (never a running session, never a file that is not a vrift session).
 """

@@ -99,6 +99,16 @@ class Layout:
     hot_arena_offset: int
     hot_arena_size: int
     file_size: int
+    slots_ready: int  # 1.4: slots whose disk blocks a new file reserves (the first chunk)
+
+    @property
+    def reserved(self) -> tuple[tuple[int, int], ...]:
+        """(offset, length) ranges a new file reserves on disk: header, field
+        table and the first chunk of slots; the hot-path table and arena."""
+        return (
+            (0, self.slots_offset + self.slots_ready * self.slot_size),
+            (self.hot_offset, self.file_size - self.hot_offset),
+        )
 
 
 def layout(slot_count: int, hot_entries: int | None = None) -> Layout:
@@ -122,4 +132,5 @@ def layout(slot_count: int, hot_entries: int | None = None) -> Layout:
         hot_arena_offset=arena,
         hot_arena_size=arena_size,
         file_size=_align(arena + arena_size, 4096),
+        slots_ready=min(slot_count, c("VRIFT_SLOT_CHUNK")),
     )

@@ -113,8 +113,14 @@ def parse_header(path: Path, head: bytes, actual_size: int) -> Header:
         )
     if not pre.ready:
         raise _fail(path, "profile is not initialised (its creator has not finished, or died)")
-    # 1.0 and 1.1 headers are 248 bytes; 1.2 appended the projection table.
-    hsize = ffi.sizeof("struct vrift_header") if pre.minor >= 2 else HEADER_LEN_1_0
+    # 1.0 and 1.1 headers are 248 bytes; 1.2 appended the projection table
+    # (440), 1.4 slots_ready (448). Fields a version lacks read as zero padding.
+    if pre.minor >= 4:
+        hsize = ffi.sizeof("struct vrift_header")
+    elif pre.minor >= 2:
+        hsize = ffi.offsetof("struct vrift_header", "slots_ready")
+    else:
+        hsize = HEADER_LEN_1_0
     if pre.header_len < hsize:
         raise _fail(path, f"corrupt header (length {pre.header_len} < {hsize})")
     if pre.file_size > actual_size:

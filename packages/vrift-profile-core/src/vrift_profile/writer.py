@@ -1,8 +1,10 @@
 """Create session files and change their live state (start/stop/reset).
 
 Creation follows the same rules as the shim (csrc/session.c): O_EXCL and
-O_NOFOLLOW, mode 0600, every byte reserved up front with
-posix_fallocate (a full disk fails here, not as SIGBUS in a build), the
+O_NOFOLLOW, mode 0600, the full size laid out but only what is written
+from the start reserved with posix_fallocate (header, the first chunk of
+slots, the hot-path table: a full disk fails here, not as SIGBUS in a
+build; the shim reserves later slot chunks as processes claim them), the
 layout written, then `ready` published last. Live changes are single
 aligned 8-byte or 4-byte stores, which running processes observe at
 their next call.
@@ -61,6 +63,7 @@ def write_layout(
     h.slot_size = lay.slot_size
     h.slots_offset = lay.slots_offset
     h.slots_next = 1
+    h.slots_ready = lay.slots_ready
     h.hot_offset = lay.hot_offset
     h.hot_count = lay.hot_count
     h.hot_arena_offset = lay.hot_arena_offset
@@ -116,7 +119,9 @@ def create_session(
         raise SessionError(f"cannot create {p}: {e.strerror}") from None
     try:
         try:
-            os.posix_fallocate(fd, 0, lay.file_size)
+            os.ftruncate(fd, lay.file_size)
+            for offset, length in lay.reserved:
+                os.posix_fallocate(fd, offset, length)
         except OSError as e:
             raise SessionError(f"cannot reserve {lay.file_size} bytes for {p}: {e.strerror}") from None
         with mmap.mmap(fd, lay.file_size) as m:

@@ -39,9 +39,12 @@
 #define VRIFT_COMM_LEN 32
 #define VRIFT_CREATOR_LEN 32
 
-/* Slots a new session reserves unless told otherwise (one per process
- * image; ~5.3 KB each, so 4096 slots reserve ~21 MB). */
+/* Slots a new session lays out unless told otherwise (one per process
+ * image, one more per extra counting thread; ~5.4 KB each). Their disk
+ * blocks are reserved a chunk at a time (1.4: header.slots_ready). */
 #define VRIFT_DEFAULT_SLOT_COUNT 4096
+/* Slots reserved on disk at a time (format 1.4: header.slots_ready). */
+#define VRIFT_SLOT_CHUNK 64
 
 /* Hot-path table (format 1.1): distinct paths, their calls and time. */
 #define VRIFT_HOT_DEFAULT_ENTRIES 16384
@@ -302,6 +305,14 @@ struct vrift_header {
 
     /* VFS projections used in the session (1.2) */
     struct vrift_session_projection vfs_projections[VRIFT_MAX_PROJECTIONS];
+
+    /* 1.4 (appended: the header is 448 bytes): slots below this index have
+     * their disk blocks reserved. A file reserves the header, the hot-path
+     * table and its first VRIFT_SLOT_CHUNK slots; a process that claims a
+     * slot past slots_ready reserves its chunk first (fallocate), or counts
+     * in the overflow slot if it cannot: a full disk never makes a write
+     * into the mapping fail (SIGBUS). */
+    uint64_t slots_ready;
 };
 
 /* One row of the field table: a named run of u64 inside a slot. */
