@@ -154,9 +154,6 @@ static inline int vr_busy(void)
         COUNTED(op, int, r < 0, REAL_RESOLVED(name) args);                     \
     }
 
-#define WRAP_PATH_INT(op, name, params, args, dirfd, path)                     \
-    WRAP_PATH_INT_VFS(op, name, params, args, dirfd, path, 0)
-
 /* `vfs`: an expression that lets the VFS answer (1, result in vr_) first. */
 #define WRAP_PATH_INT_VFS(op, name, params, args, dirfd, path, vfs)            \
     ENTRY(int, name, params, args, MISSING(-1))                                \
@@ -301,24 +298,6 @@ WRAP_PATH_INT_VFS(VRIFT_OP_OPEN, __openat_2, (int d, const char *p, int f), (d, 
                   vr_vfs_open(d, p, f, 0, &vr_))
 WRAP_PATH_INT_VFS(VRIFT_OP_OPEN, __openat64_2, (int d, const char *p, int f), (d, p, f), d, p,
                   vr_vfs_open(d, p, f, 0, &vr_))
-
-#define WRAP_PATH_PTR(op, type, name, params, args, path)                      \
-    VR_EXPORT type name params                                                 \
-    {                                                                          \
-        __typeof__(&name) real = REAL(name);                                   \
-        if (VR_UNLIKELY(!real))                                                \
-            MISSING(NULL);                                                     \
-        COUNTED_PATH(op, type, r == NULL, real args, AT_FDCWD, path);          \
-    }
-
-#define WRAP_PTR(op, type, name, params, args)                                 \
-    VR_EXPORT type name params                                                 \
-    {                                                                          \
-        __typeof__(&name) real = REAL(name);                                   \
-        if (VR_UNLIKELY(!real))                                                \
-            MISSING(NULL);                                                     \
-        COUNTED(op, type, r == NULL, real args);                               \
-    }
 
 /* stdio opens: their inner open is glibc-internal, invisible otherwise.
  * Under a projection, reads come from the blob, writes copy it out first. */
