@@ -89,10 +89,33 @@ static __attribute__((noinline, cold)) void long_cwd(struct vrift_life *l)
     l->cwd_len = (uint32_t)len;
 }
 
+/* The TSC when this image began: its constructor, or the fork. The slot
+ * is claimed at the first counted call, maybe much later; its start time
+ * is moved back to this instant, so that a parent's span holds its
+ * children's. One instruction, no syscall. */
+static uint64_t vr_began_tsc;
+
+void vr_life_mark_start(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    vr_began_tsc = __builtin_ia32_rdtsc();
+#endif
+}
+
 void vr_life_claim(struct vrift_slot *s)
 {
     struct vrift_life *l = &s->life;
     l->start_clock = session_clock_now();
+#if defined(__x86_64__) || defined(__i386__)
+    uint64_t began = vr_began_tsc;
+    if (vr_use_tsc && began && began <= l->start_clock) {
+        uint64_t back = (uint64_t)(((unsigned __int128)(l->start_clock - began) * vr_tsc_mult) >> vr_tsc_shift);
+        if (back < s->head.start_realtime_ns) {
+            s->head.start_realtime_ns -= back;
+            l->start_clock = began; /* the pair (start_clock, start_realtime_ns) is one instant */
+        }
+    }
+#endif
     if (vr_args) {
         uint32_t n = vr_args_len < VRIFT_CMDLINE_LEN ? vr_args_len : VRIFT_CMDLINE_LEN;
         __builtin_memcpy(l->cmdline, vr_args, n);

@@ -462,6 +462,7 @@ static void forget_slot_in_child(void)
     vr_row = NULL; /* the child's only thread is the one that forked */
     vr_claiming = 0;
     vr_claiming_here = 0;
+    vr_life_mark_start(); /* 1.5: a new image begins (lifetime.c) */
 }
 
 /* ---- constructor ---- */
@@ -501,6 +502,7 @@ __attribute__((constructor, cold, noinline)) static void vr_init(int argc, char 
 {
     (void)envp;
     int saved = errno;
+    vr_life_mark_start(); /* 1.5: the image begins (lifetime.c) */
     const char *path = env_value("VRIFT_PROFILE_PATH");
     int flag = env_flag(env_value("VRIFT_PROFILE"));
     if (path && !*path)

@@ -78,9 +78,13 @@ _Static_assert(offsetof(struct vrift_slot, life) ==
 
 /* Constructor: note where argv's strings are (copied at the claim). */
 VR_HIDDEN void vr_life_note_args(int argc, char **argv);
+/* Constructor and fork child: the image begins now. */
+VR_HIDDEN void vr_life_mark_start(void);
 /* Constructor of an attached process: hook its exit. */
 VR_HIDDEN void vr_life_attach(void);
-/* Slot claim of a process image: command line, cwd, start clock. */
+/* Slot claim of a process image (after its head's pid, ppid and start
+ * time are written): command line, cwd, start clock; moves the start
+ * time back to when the image began. */
 VR_HIDDEN void vr_life_claim(struct vrift_slot *s);
 
 /* The life record of the row whose counters are `c`. */

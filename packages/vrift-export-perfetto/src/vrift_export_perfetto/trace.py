@@ -42,6 +42,7 @@ def _annotation(pb, name: str, value):
 def slice_args(p: ProcessImage) -> dict:
     """The lifetime slice's arguments (also what tests read back)."""
     args: dict = {
+        "slot": p.slot,
         "pid": p.pid,
         "ppid": p.ppid,
         "command_line": p.command_line,
@@ -50,10 +51,10 @@ def slice_args(p: ProcessImage) -> dict:
         "end_by": p.end_by,
         "fs_time_ns": p.fs_time_ns,
         "calls_total": p.total_calls,
-        "calls": p.calls,
-        "errors": p.errors,
-        "time_ns": p.time_ns,
     }
+    for name, per_op in (("calls", p.calls), ("errors", p.errors), ("time_ns", p.time_ns)):
+        if per_op:  # an empty dictionary would read back as no argument at all
+            args[name] = per_op
     if p.exit_code is not None:
         args["exit_code"] = p.exit_code
     if p.signal is not None:
