@@ -18,6 +18,7 @@ other layout fact of the C header.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,6 +129,35 @@ class ProcessImage:
             time_ns={k: int(v) for k, v in d.get("time_ns", {}).items()},
             counters={k: int(v) for k, v in d.get("counters", {}).items()},
         )
+
+
+class LazyImages(Sequence):
+    """The images of a snapshot, decoded at first use: `show`, the progress
+    line and the sampler read sessions without ever looking at them (~20 us
+    an image)."""
+
+    def __init__(self, decode: Callable[[], tuple[ProcessImage, ...]]) -> None:
+        self._decode: Callable[[], tuple[ProcessImage, ...]] | None = decode
+        self._images: tuple[ProcessImage, ...] = ()
+
+    def _all(self) -> tuple[ProcessImage, ...]:
+        if self._decode is not None:
+            self._images, self._decode = self._decode(), None
+        return self._images
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self._all()[i]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"LazyImages({len(self)} images)"
 
 
 def decode_status(status: int) -> tuple[int | None, int | None]:

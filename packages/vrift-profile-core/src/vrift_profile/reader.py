@@ -497,7 +497,7 @@ def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapsh
         sampled_ops=tuple(name for i, name in enumerate(decoder.op_names) if header.sampled_ops >> i & 1),
     )
     table, unseen = _hot_paths(header, hot, decoder.op_names)
-    from .lifetimes import process_images  # 1.5
+    from .lifetimes import LazyImages, process_images  # 1.5
 
-    images = process_images(header, slots, decoder)
+    images = LazyImages(lambda: process_images(header, slots, decoder))
     return Snapshot(info, commands, decoder.op_names, table, header.projections, unseen, images)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .lifetimes import ProcessImage
 
 HIST_BUCKETS = 32  # matches VRIFT_HIST_BUCKETS; the reader checks the file agrees
@@ -392,8 +394,9 @@ class Snapshot:
     projections: tuple[tuple[int, int], ...] = ()
     # Programs run that vrift could not follow (1.4), most runs first
     unseen: tuple[UnseenProgram, ...] = ()
-    # Every process image with its life (1.5; empty for older files), by start
-    images: tuple[ProcessImage, ...] = ()
+    # Every process image with its life (1.5; empty for older files), by start;
+    # decoded from the file at first use (lifetimes.LazyImages)
+    images: Sequence[ProcessImage] = ()
 
     @property
     def ops(self) -> dict[str, OpStats]:
