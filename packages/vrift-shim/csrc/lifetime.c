@@ -149,7 +149,7 @@ static void record_exit(int code)
     struct vrift_slot *s = own_slot();
     if (!s)
         return;
-    s->life.exit_realtime_ns = realtime_now();
+    s->life.end_realtime_ns = realtime_now();
     s->life.status = (code & 0xff) << 8; /* as wait() will report it */
     __atomic_store_n(&s->life.status_from, VRIFT_STATUS_SELF, __ATOMIC_RELEASE);
 }
@@ -222,7 +222,7 @@ static __attribute__((noinline, cold)) void record_killed(pid_t pid, int status)
             continue;
         if (s->head.ppid != me)
             return;
-        s->life.reaped_realtime_ns = realtime_now();
+        s->life.end_realtime_ns = realtime_now();
         s->life.status = status;
         __atomic_store_n(&s->life.status_from, VRIFT_STATUS_PARENT, __ATOMIC_RELEASE);
         return;

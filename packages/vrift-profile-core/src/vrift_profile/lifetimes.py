@@ -4,8 +4,10 @@ status and its own counts (thread rows folded in).
 
 How an image's end is known, best first (`end_by`):
 
-- "exit": it recorded its own end (exit(), return from main, _exit);
-- "killed": a signal killed it and its parent's wait recorded when;
+- "exit": it recorded its own end (exit(), return from main, _exit), or
+  its launcher saw it exit;
+- "killed": a signal killed it and its parent's wait (or the launcher)
+  recorded when;
 - "exec": it exec'd another program: the next image of the same pid
   starts where it ends;
 - "last_activity": nobody saw it end (killed with no profiled parent, or
@@ -273,8 +275,7 @@ def process_images(header, slots: bytes, decoder) -> tuple[ProcessImage, ...]:
                 "ppid": int(h.ppid),
                 "command": _text(bytes(ffi.buffer(h.comm, c("VRIFT_COMM_LEN")))) or "?",
                 "start_ns": start,
-                "exit_ns": int(life.exit_realtime_ns),
-                "reaped_ns": int(life.reaped_realtime_ns),
+                "end_ns": int(life.end_realtime_ns),
                 "last_ns": realtime(start, int(life.start_clock), last_clock),
                 "argv": argv,
                 "argv_truncated": argv_cut,
@@ -299,12 +300,10 @@ def _with_ends(images: list[dict[str, Any]]) -> list[ProcessImage]:
     out: list[ProcessImage] = []
     for im in sorted(images, key=lambda d: (d["start_ns"], d["slot"]), reverse=True):
         start = im.pop("start_ns")
-        exit_ns, reaped_ns, last_ns = im.pop("exit_ns"), im.pop("reaped_ns"), im.pop("last_ns")
+        end_ns, last_ns = im.pop("end_ns"), im.pop("last_ns")
         successor = next_of_pid.get(im["pid"])
-        if exit_ns >= start and exit_ns:
-            end, by = exit_ns, "exit"
-        elif reaped_ns >= start and reaped_ns:
-            end, by = reaped_ns, "killed"
+        if end_ns and end_ns >= start:
+            end, by = end_ns, "killed" if im["signal"] is not None else "exit"
         elif successor is not None and successor[0] >= start and successor[1] == im["ppid"]:
             end, by = successor[0], "exec"
         else:
@@ -334,9 +333,9 @@ def parents(images: tuple[ProcessImage, ...] | list[ProcessImage]) -> dict[int, 
 
 
 def record_launched_status(path: str | os.PathLike[str], pid: int, returncode: int) -> bool:
-    """`vrift profile run` saw its child end: record the status (and the
-    reaping time, for a child killed by a signal) in the child's newest
-    image slot. Returns whether a slot was found."""
+    """`vrift profile run` saw its child end: record the status (and, if the
+    child could not record its end itself, the reaping time) in the child's
+    newest image slot. Returns whether a slot was found."""
     import time
 
     from .writer import open_live
@@ -354,8 +353,8 @@ def record_launched_status(path: str | os.PathLike[str], pid: int, returncode: i
                 continue
             if s.head.ppid != me:
                 return False
-            if returncode < 0 and not s.life.reaped_realtime_ns:
-                s.life.reaped_realtime_ns = time.clock_gettime_ns(time.CLOCK_REALTIME)
+            if not s.life.end_realtime_ns:  # it could not record its end itself
+                s.life.end_realtime_ns = time.clock_gettime_ns(time.CLOCK_REALTIME)
             s.life.status = status
             s.life.status_from = c("VRIFT_STATUS_LAUNCHER")  # stored last
             return True

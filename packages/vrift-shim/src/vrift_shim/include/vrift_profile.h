@@ -377,8 +377,9 @@ enum vrift_status_from {
 struct vrift_life {
     uint64_t last_clock;        /* session clock at the row's last timed call; 0: none */
     uint64_t start_clock;       /* session clock when the slot was claimed */
-    uint64_t exit_realtime_ns;  /* CLOCK_REALTIME when the image ended itself; 0: not seen */
-    uint64_t reaped_realtime_ns;/* CLOCK_REALTIME when a parent reaped it; 0: not seen */
+    uint64_t end_realtime_ns;   /* CLOCK_REALTIME of its end: its own exit (status_from
+                                   SELF), else its reaping by the parent or launcher
+                                   that recorded the status; 0: not seen */
     int32_t status;             /* a wait status (W_EXITCODE / signal), per status_from */
     uint32_t status_from;       /* enum vrift_status_from */
     uint32_t argc;              /* 0: command line unknown */
