@@ -32,6 +32,9 @@ CFLAGS = [
     "-Wall",
     "-Wextra",
     "-Werror",
+    # Never unmapped by dlclose (a cffi handle in a Python process): the
+    # exit handler the constructor registers (lifetime.c) must stay callable.
+    "-Wl,-z,nodelete",
 ]
 
 # Per-exec cost (docs/shim.md, "Per-exec cost"): every process of a build
@@ -76,7 +79,7 @@ INSERT AFTER .data;
 # Link order = order of code and data in the library: what every profiled
 # process runs (attach, symbol lookup, timing, the wrappers) first and
 # together, the VFS (used only with a projection) last.
-FIRST = ["session.c", "resolve.c", "timing.c", "interpose.c"]
+FIRST = ["session.c", "lifetime.c", "resolve.c", "timing.c", "interpose.c"]
 
 
 def sources() -> list[Path]:

@@ -194,6 +194,11 @@ def test_html_report_renders_in_headless_chromium(cbin, shim_lib, tmp_path, rund
     vrift("profile", "report", "--path", str(session), "-o", str(html))
     text = html.read_text()
     assert "http://" not in text.replace("http://www.w3.org/2000/svg", "")  # self-contained
+    # the process timeline: one bar per process image, each with its command line
+    images = read_profile(session).images
+    timeline = text.split('aria-label="process timeline"', 1)[1].split("</svg>", 1)[0]
+    assert timeline.count("<rect") == len(images) > 7
+    assert "cc -O1 -Iinclude -c mod0.c -o mod0.o" in timeline and "exit 0" in timeline
     png = tmp_path / "shot.png"
     r = subprocess.run(
         [
@@ -225,3 +230,18 @@ def test_html_report_renders_in_headless_chromium(cbin, shim_lib, tmp_path, rund
     assert len(colors) > 50, "the screenshot looks blank"
     nonwhite = sum(n for n, c in colors if sum(c) < 720)
     assert nonwhite > 0.05 * 320 * 500  # a blank page is ~0: header, tiles and charts are dark
+
+
+def test_timeline_of_a_very_large_build_points_to_perfetto(monkeypatch, tmp_path):
+    import gzip
+
+    from vrift_cli import timeline_svg
+
+    golden = Path(__file__).resolve().parents[1] / "profile_core" / "golden" / "session-1.5.vrift.gz"
+    copy = tmp_path / "golden.vrift"
+    copy.write_bytes(gzip.decompress(golden.read_bytes()))
+    snap = read_profile(copy)
+    assert "<svg" in timeline_svg.timeline_section(snap)
+    monkeypatch.setattr(timeline_svg, "MAX_IMAGES", len(snap.images) - 1)
+    note = timeline_svg.timeline_section(snap)
+    assert "<svg" not in note and "--format perfetto" in note and "too many to draw" in note

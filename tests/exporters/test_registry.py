@@ -17,10 +17,13 @@ def test_builtin_formats_are_listed_with_their_packages(rundir):
     assert "json " in out and "[vrift-export-json]" in out
     assert "otel " in out and "[vrift-export-otel]" in out
     assert "prometheus " in out and "[vrift-export-prometheus]" in out
+    assert "perfetto " in out and "[vrift-export-perfetto]" in out
 
 
 def test_unknown_format_names_the_available_ones():
-    with pytest.raises(ExportError, match=r"unknown export format 'xml' \(available: json, otel, prometheus"):
+    with pytest.raises(
+        ExportError, match=r"unknown export format 'xml' \(available: json, otel, perfetto, prometheus"
+    ):
         ExporterRegistry().get("xml")
 
 
@@ -128,7 +131,7 @@ def test_json_and_show_do_not_import_heavy_exporters(sample_session: Path):
         "    assert main(['profile', 'show', '--path', p]) == 0\n"
         "    assert main(['profile', 'export', '--format', 'json', '--path', p]) == 0\n"
         "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'opentelemetry', 'prometheus_client', "
-        "'google'})\n"
+        "'google', 'perfetto'})\n"
         "print(heavy)\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

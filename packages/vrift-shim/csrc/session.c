@@ -445,6 +445,7 @@ static struct vrift_slot *take_slot(struct vrift_header *h, uint32_t gen, uint32
         const char *comm = program_invocation_short_name;
         for (size_t i = 0; comm && comm[i] && i < VRIFT_COMM_LEN - 1; i++)
             s->head.comm[i] = comm[i];
+        vr_life_claim(s); /* 1.5: command line, cwd (lifetime.c) */
     }
     s->head.owner_slot = owner;
     s->head.reset_generation = gen;
@@ -534,6 +535,7 @@ static void forget_slot_in_child(void)
     vr_row = NULL; /* the child's only thread is the one that forked */
     vr_claiming = 0;
     vr_claiming_here = 0;
+    vr_life_mark_start(); /* 1.5: a new image begins (lifetime.c) */
 }
 
 /* ---- constructor ---- */
@@ -573,9 +575,11 @@ static int env_flag(const char *v)
 /* Counting is on with VRIFT_PROFILE=1, or VRIFT_PROFILE_PATH set and
  * VRIFT_PROFILE not 0. The file is VRIFT_PROFILE_PATH (created if
  * missing) or else the current session; without one we stay passive. */
-__attribute__((constructor, cold, noinline)) static void vr_init(void)
+__attribute__((constructor, cold, noinline)) static void vr_init(int argc, char **argv, char **envp)
 {
+    (void)envp;
     int saved = errno;
+    vr_life_mark_start(); /* 1.5: the image begins (lifetime.c) */
     const char *path = env_value("VRIFT_PROFILE_PATH");
     int flag = env_flag(env_value("VRIFT_PROFILE"));
     if (path && !*path)
@@ -603,6 +607,14 @@ __attribute__((constructor, cold, noinline)) static void vr_init(void)
     vr_atfork_child(forget_slot_in_child);
     vr_stdio_init();
     vr_loader_attach();
+#if defined(__GLIBC__)
+    /* glibc passes (argc, argv, envp) to constructors; others pass nothing */
+    vr_life_note_args(argc, argv);
+    vr_life_attach();
+#else
+    (void)argc;
+    (void)argv;
+#endif
     __atomic_store_n(&vr_control_word, (const uint64_t *)(void *)&h->enabled, __ATOMIC_RELEASE);
 out:
     /* Projections are served whether or not this process counts (and

@@ -71,6 +71,29 @@ VR_HIDDEN extern uint32_t vr_tsc_shift;
 VR_HIDDEN struct vrift_counters *vr_claim_row(uint32_t gen);
 VR_HIDDEN uint64_t vr_monotonic_ns(void);
 
+/* ---- the life of a process image (lifetime.c; format 1.5) ---- */
+
+_Static_assert(offsetof(struct vrift_slot, life) ==
+                   offsetof(struct vrift_slot, counters) + sizeof(struct vrift_counters),
+               "a row's life follows its counters directly");
+
+/* Constructor: note where argv's strings are (copied at the claim). */
+VR_HIDDEN void vr_life_note_args(int argc, char **argv);
+/* Constructor and fork child: the image begins now. */
+VR_HIDDEN void vr_life_mark_start(void);
+/* Constructor of an attached process: hook its exit. */
+VR_HIDDEN void vr_life_attach(void);
+/* Slot claim of a process image (after its head's pid, ppid and start
+ * time are written): command line, cwd, start clock; moves the start
+ * time back to when the image began. */
+VR_HIDDEN void vr_life_claim(struct vrift_slot *s);
+
+/* The life record of the row whose counters are `c`. */
+static inline struct vrift_life *vr_life_of(struct vrift_counters *c)
+{
+    return (struct vrift_life *)(void *)(c + 1);
+}
+
 /* ---- lazy symbol resolution (resolve.c) ---- */
 
 /* Returns the next definition of `name` after the shim, or NULL while a
@@ -289,6 +312,7 @@ static inline uint64_t vr_record_as(enum vrift_op op, uint64_t ctl, uint64_t t0,
         vr_inc(&s->latency_ns, ns * w, shared);
         vr_inc(&s->hist[vr_bucket(ns)], w, shared);
         vr_inc(&c->timed[op], 1, shared);
+        vr_life_of(c)->last_clock = t1; /* the image's last activity, if it is killed */
     }
     if (VR_UNLIKELY(failed))
         vr_count_errors(s, err, shared);

@@ -411,6 +411,21 @@ def diff_cmd(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _sampler(path: Path):
+    """Session totals every half second in SESSION.samples (the Perfetto
+    export draws calls/s and file-system time/s from them); none if the
+    sidecar cannot be written."""
+    from vrift_profile.samples import Sampler
+
+    try:
+        sampler = Sampler(path)
+    except OSError as e:
+        print(f"vrift: not sampling totals over time: {e}", file=sys.stderr)
+        return None
+    sampler.start()
+    return sampler
+
+
 def profile_run(args: argparse.Namespace) -> int:
     cmd = command_of(args, "vrift profile run")
     explicit = _explicit(args)
@@ -439,6 +454,7 @@ def profile_run(args: argparse.Namespace) -> int:
             proc = subprocess.Popen(cmd, env=env, restore_signals=True)
         except OSError as e:
             return launch_failed(cmd, e)
+        sampler = _sampler(path)
         if progress is not None:
             progress.start()
         try:
@@ -446,7 +462,15 @@ def profile_run(args: argparse.Namespace) -> int:
         finally:
             if progress is not None:
                 progress.stop()
+            if sampler is not None:
+                sampler.stop()
         set_enabled(path, False)
+        from vrift_profile.lifetimes import record_launched_status
+
+        try:
+            record_launched_status(path, proc.pid, rc)  # its slot's exit status (format 1.5)
+        except ProfileError as e:
+            print(f"vrift: exit status not recorded in the session: {e}", file=sys.stderr)
         from .history import record_for_build
         from .run_record import record_of
         from .style import stderr_color

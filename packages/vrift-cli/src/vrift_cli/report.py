@@ -1,7 +1,8 @@
 """`vrift profile report`: one self-contained HTML file (no network, no JS).
 
-Charts are inline SVG drawn here: latency histograms per operation (our
-log2 buckets, drawn as they are), time per command, and the flame graph.
+Charts are inline SVG drawn here: the process timeline (timeline_svg.py),
+latency histograms per operation (our log2 buckets, drawn as they are),
+time per command, and the flame graph.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from vrift_profile.flame import folded_stacks
 
 from . import units
 from .flamegraph_svg import render_svg
+from .timeline_svg import timeline_section
 
 _CSS = """
 :root { --ink:#1d2330; --muted:#5d6678; --line:#e3e6ec; --bg:#f6f7f9; --card:#fff;
@@ -219,6 +221,7 @@ def render_report(snap: Snapshot) -> str:
             for k, v in tiles
         )
     }</div>
+<section><h2>Process timeline</h2>{timeline_section(snap)}</section>
 <section><h2>File-system operations</h2>{_ops_table(snap)}</section>
 <section><h2>Latency distributions</h2><div class="hists">{
         hists or '<p class="note">No timed calls.</p>'

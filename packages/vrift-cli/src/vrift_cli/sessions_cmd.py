@@ -104,6 +104,9 @@ def clean(args: argparse.Namespace) -> int:
         if not args.dry_run:
             try:
                 os.unlink(s.path)
+                from vrift_profile.samples import samples_path
+
+                samples_path(s.path).unlink(missing_ok=True)  # its sampled totals, if any
             except OSError as e:
                 print(f"vrift: cannot delete {s.path}: {e.strerror}")
                 continue

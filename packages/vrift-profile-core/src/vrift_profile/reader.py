@@ -80,6 +80,9 @@ class Header:
     sampled_ops: int = 0
     # hot paths on a sample (1.4): 1 in hot_sample_period path calls recorded, weighted
     hot_sample_period: int = 1
+    # the session clock's tick in ns (TSC: ns = ticks * mult >> shift)
+    clock_mult: int = 0
+    clock_shift: int = 0
 
     @property
     def slots_used(self) -> int:
@@ -181,6 +184,8 @@ def parse_header(path: Path, head: bytes, actual_size: int) -> Header:
         reset_realtime_ns=int(h.reset_realtime_ns),
         stop_realtime_ns=int(h.stop_realtime_ns),
         clock_source=int(h.clock_source),
+        clock_mult=int(h.clock_mult),
+        clock_shift=int(h.clock_shift),
         field_table_offset=int(h.field_table_offset),
         slot_count=int(h.slot_count),
         slot_size=int(h.slot_size),
@@ -505,4 +510,7 @@ def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapsh
         sampled_ops=tuple(name for i, name in enumerate(decoder.op_names) if header.sampled_ops >> i & 1),
     )
     table, unseen = _hot_paths(header, hot, decoder.op_names)
-    return Snapshot(info, commands, decoder.op_names, table, header.projections, unseen)
+    from .lifetimes import LazyImages, process_images  # 1.5
+
+    images = LazyImages(lambda: process_images(header, slots, decoder))
+    return Snapshot(info, commands, decoder.op_names, table, header.projections, unseen, images)

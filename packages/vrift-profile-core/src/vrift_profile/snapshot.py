@@ -8,7 +8,12 @@ nothing is estimated except where a name says so (`est_total_ns`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .lifetimes import ProcessImage
 
 HIST_BUCKETS = 32  # matches VRIFT_HIST_BUCKETS; the reader checks the file agrees
 
@@ -398,6 +403,9 @@ class Snapshot:
     projections: tuple[tuple[int, int], ...] = ()
     # Programs run that vrift could not follow (1.4), most runs first
     unseen: tuple[UnseenProgram, ...] = ()
+    # Every process image with its life (1.5; empty for older files), by start;
+    # decoded from the file at first use (lifetimes.LazyImages)
+    images: Sequence[ProcessImage] = ()
 
     @property
     def ops(self) -> dict[str, OpStats]:
@@ -453,6 +461,7 @@ class Snapshot:
                 "by_reason": {r: ctr[f"unseen_{r}"] for r in UNSEEN_REASONS if f"unseen_{r}" in ctr},
                 "programs": [u.to_dict() for u in self.unseen],
             },
+            **({"process_images": [p.to_dict() for p in self.images]} if self.images else {}),
         }
 
     def loader(self) -> dict[str, Any]:
@@ -509,4 +518,13 @@ class Snapshot:
                 for p in d.get("vfs", {}).get("projections", [])
             ),
             tuple(UnseenProgram.from_dict(u) for u in d.get("not_seen", {}).get("programs", [])),
+            _images_from(d.get("process_images", ())),
         )
+
+
+def _images_from(rows) -> tuple[ProcessImage, ...]:
+    if not rows:
+        return ()
+    from .lifetimes import ProcessImage
+
+    return tuple(ProcessImage.from_dict(r) for r in rows)

@@ -30,7 +30,7 @@
 #define VRIFT_MAGIC 0x56524654
 #define VRIFT_BYTE_ORDER_MARK 0x01020304
 #define VRIFT_VERSION_MAJOR 1
-#define VRIFT_VERSION_MINOR 4
+#define VRIFT_VERSION_MINOR 5
 
 /* log2 latency histogram: bucket i holds integer ns in [2^i, 2^(i+1)),
  * bucket 0 also holds 0 ns, the last bucket holds everything >= 2^31 ns. */
@@ -38,10 +38,13 @@
 #define VRIFT_FIELD_NAME_LEN 48
 #define VRIFT_COMM_LEN 32
 #define VRIFT_CREATOR_LEN 32
+/* 1.5: what a slot keeps of its process image's life (struct vrift_life) */
+#define VRIFT_CMDLINE_LEN 256
+#define VRIFT_CWD_LEN 256
 
 /* Slots a new session lays out unless told otherwise (one per process
- * image, one more per extra counting thread; ~5.4 KB each). Their disk
- * blocks are reserved a chunk at a time (1.4: header.slots_ready). */
+ * image, one more per extra counting thread; ~6.3 KB each since 1.5).
+ * Their disk blocks are reserved a chunk at a time (1.4: slots_ready). */
 #define VRIFT_DEFAULT_SLOT_COUNT 4096
 /* Slots reserved on disk at a time (format 1.4: header.slots_ready). */
 #define VRIFT_SLOT_CHUNK 64
@@ -382,9 +385,43 @@ struct vrift_counters {
     uint64_t timed[VRIFT_OP_COUNT];  /* 1.3: calls really timed (OP.timed_calls) */
 };
 
+/* 1.5: who saw how a process image ended (vrift_life.status_from). */
+enum vrift_status_from {
+    VRIFT_STATUS_UNKNOWN = 0,   /* not seen (yet): running, killed, or ended by exec */
+    VRIFT_STATUS_SELF = 1,      /* the image itself: exit(), return from main, _exit() */
+    VRIFT_STATUS_PARENT = 2,    /* its parent's wait (a child killed by a signal) */
+    VRIFT_STATUS_LAUNCHER = 3   /* `vrift profile run`, which started it */
+};
+
+/* 1.5: the life of a process image, after its counters (never zeroed by a
+ * reset). Written by the image at its slot claim (argv, cwd, start_clock),
+ * at each timed call (last_clock: every row, by its own thread) and at its
+ * exit; by its parent's wait when a signal killed it; by the launcher.
+ * Times of the clock kind are in the session clock (ticks or ns, see
+ * clock_source); a reader turns them into real time with the pair
+ * (start_clock, head.start_realtime_ns). status_from is stored last. */
+struct vrift_life {
+    uint64_t last_clock;        /* session clock at the row's last timed call; 0: none */
+    uint64_t start_clock;       /* session clock when the slot was claimed */
+    uint64_t end_realtime_ns;   /* CLOCK_REALTIME of its end: its own exit (status_from
+                                   SELF), else its reaping by the parent or launcher
+                                   that recorded the status; 0: not seen */
+    int32_t status;             /* a wait status (W_EXITCODE / signal), per status_from */
+    uint32_t status_from;       /* enum vrift_status_from */
+    uint32_t argc;              /* 0: command line unknown */
+    uint32_t cmdline_len;       /* bytes of the whole argv (NUL-separated); more than
+                                   VRIFT_CMDLINE_LEN: `cmdline` holds the first ones */
+    uint32_t cwd_len;           /* strlen of the working directory; 0: unknown; more than
+                                   VRIFT_CWD_LEN - 1: `cwd` holds "..." and its tail */
+    uint32_t life_reserved;
+    char cmdline[VRIFT_CMDLINE_LEN]; /* argv[0] NUL argv[1] NUL ...  */
+    char cwd[VRIFT_CWD_LEN];    /* NUL-terminated */
+};
+
 struct vrift_slot {
     struct vrift_slot_head head;
     struct vrift_counters counters;
+    struct vrift_life life;     /* 1.5 */
 };
 
 #endif

@@ -1,0 +1,283 @@
+/*
+ * lifetime.c — what a slot keeps of its process image's life (format
+ * 1.5, struct vrift_life): the command line and working directory at the
+ * slot claim, the end time and exit status wherever they can be seen.
+ *
+ * Cost rules (docs/shim.md, "Per-exec cost"): nothing here may add a
+ * page fault or a syscall per process that is not measured and listed
+ * in benchmarks/RESULTS.md. So:
+ *  - argv is not copied by the constructor (most of it would be copied
+ *    for nothing in processes that never count): it only notes where the
+ *    kernel put the strings. The kernel lays argv out as one run of
+ *    NUL-terminated strings (what /proc/PID/cmdline shows), so the claim
+ *    copies that run: it is the command line as executed even after
+ *    getopt has permuted the argv[] pointers.
+ *  - the working directory is one getcwd syscall at the claim, written
+ *    by the kernel straight into the slot.
+ *  - the end is recorded by an on_exit handler (the only exit hook glibc
+ *    gives the status to), registered once by the constructor, and by
+ *    _exit/_Exit wrappers; a parent's wait wrapper records a child that
+ *    a signal killed (it could record nothing itself). The last timed
+ *    call's clock (vr_record_as) stands for the end of an image that
+ *    nobody saw end.
+ * Everything at exit is raw syscalls and plain stores: async-signal-safe,
+ * errno untouched, the exit status and stdio flushing left as they were.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rawsys.h"
+#include "shim.h"
+
+/* Where the kernel put argv's strings (set by the constructor). */
+static const char *vr_args;
+static uint32_t vr_args_len;
+static uint32_t vr_argc;
+
+void vr_life_note_args(int argc, char **argv)
+{
+    if (argc <= 0 || argc > (1 << 20) || !argv || !argv[0] || !argv[argc - 1])
+        return;
+    const char *last = argv[argc - 1];
+    uintptr_t end = (uintptr_t)last + __builtin_strlen(last) + 1;
+    if (end <= (uintptr_t)argv[0] || end - (uintptr_t)argv[0] > (1u << 26))
+        return; /* not the kernel's layout (a loader rewrote argv): leave it unknown */
+    vr_args = argv[0];
+    vr_args_len = (uint32_t)(end - (uintptr_t)argv[0]);
+    vr_argc = (uint32_t)argc;
+}
+
+static uint64_t realtime_now(void)
+{
+    struct timespec ts;
+    if (SYS2(SYS_clock_gettime, CLOCK_REALTIME, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The session clock without the vDSO (whose data page a process may not
+ * have touched yet: a page fault dearer than the syscall). */
+static uint64_t session_clock_now(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (vr_use_tsc)
+        return __builtin_ia32_rdtsc();
+#endif
+    struct timespec ts;
+    if (SYS2(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A long working directory keeps its tail, which tells builds apart. */
+static __attribute__((noinline, cold)) void long_cwd(struct vrift_life *l)
+{
+    char buf[4096];
+    long n = SYS2(SYS_getcwd, buf, sizeof buf);
+    if (n <= 1)
+        return;
+    size_t len = (size_t)n - 1, keep = VRIFT_CWD_LEN - 4;
+    __builtin_memcpy(l->cwd, "...", 3);
+    __builtin_memcpy(l->cwd + 3, buf + len - keep, keep);
+    l->cwd[VRIFT_CWD_LEN - 1] = '\0';
+    l->cwd_len = (uint32_t)len;
+}
+
+/* The TSC when this image began: its constructor, or the fork. The slot
+ * is claimed at the first counted call, maybe much later; its start time
+ * is moved back to this instant, so that a parent's span holds its
+ * children's. One instruction, no syscall. */
+static uint64_t vr_began_tsc;
+
+void vr_life_mark_start(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    vr_began_tsc = __builtin_ia32_rdtsc();
+#endif
+}
+
+void vr_life_claim(struct vrift_slot *s)
+{
+    struct vrift_life *l = &s->life;
+    l->start_clock = session_clock_now();
+#if defined(__x86_64__) || defined(__i386__)
+    uint64_t began = vr_began_tsc;
+    if (vr_use_tsc && began && began <= l->start_clock) {
+        uint64_t back = (uint64_t)(((unsigned __int128)(l->start_clock - began) * vr_tsc_mult) >> vr_tsc_shift);
+        if (back < s->head.start_realtime_ns) {
+            s->head.start_realtime_ns -= back;
+            l->start_clock = began; /* the pair (start_clock, start_realtime_ns) is one instant */
+        }
+    }
+#endif
+    if (vr_args) {
+        uint32_t n = vr_args_len < VRIFT_CMDLINE_LEN ? vr_args_len : VRIFT_CMDLINE_LEN;
+        __builtin_memcpy(l->cmdline, vr_args, n);
+        l->cmdline_len = vr_args_len;
+        l->argc = vr_argc;
+    }
+    /* getcwd returns the length with its NUL; -ERANGE when it does not fit */
+    long n = SYS2(SYS_getcwd, l->cwd, VRIFT_CWD_LEN);
+    if (n > 1)
+        l->cwd_len = (uint32_t)(n - 1);
+    else if (n == -ERANGE)
+        long_cwd(l);
+}
+
+/* This image's slot, if the calling process owns it: a vfork child (or a
+ * posix_spawn child) runs in its parent's memory and must not end the
+ * parent's slot when it calls _exit. */
+static struct vrift_slot *own_slot(void)
+{
+    struct vrift_counters *c = __atomic_load_n(&vr_counters, __ATOMIC_ACQUIRE);
+    if (!c)
+        return NULL;
+    struct vrift_slot *s = (struct vrift_slot *)((char *)c - offsetof(struct vrift_slot, counters));
+    if (s->head.pid != (uint32_t)SYS0(SYS_getpid))
+        return NULL;
+    return s;
+}
+
+static void record_exit(int code)
+{
+    struct vrift_slot *s = own_slot();
+    if (!s)
+        return;
+    s->life.end_realtime_ns = realtime_now();
+    s->life.status = (code & 0xff) << 8; /* as wait() will report it */
+    __atomic_store_n(&s->life.status_from, VRIFT_STATUS_SELF, __ATOMIC_RELEASE);
+}
+
+/* Registered by the constructor before the program's own exit handlers
+ * exist, so it runs after all of them (and after the libraries'
+ * destructors); only the stdio flush and _exit follow it. */
+static void on_exit_handler(int status, void *arg)
+{
+    (void)arg;
+    int saved = errno;
+    record_exit(status);
+    errno = saved;
+}
+
+void vr_life_attach(void)
+{
+    on_exit(on_exit_handler, NULL);
+}
+
+/* ---- _exit and _Exit: the program ends itself without exit handlers ----
+ * Both are glibc's exit_group system call, made here directly: resolving
+ * the real one would call dlsym, which a vfork child (running in its
+ * parent's memory, while the parent's other threads run on) must not. */
+
+static __attribute__((noreturn)) void end_now(int status)
+{
+    if (VR_UNLIKELY(vr_hdr != NULL))
+        record_exit(status);
+    for (;;) {
+        SYS1(SYS_exit_group, status);
+        SYS1(SYS_exit, status);
+    }
+}
+
+VR_EXPORT void _exit(int status)
+{
+    end_now(status);
+}
+
+VR_EXPORT void _Exit(int status)
+{
+    end_now(status);
+}
+
+/* ---- a parent's wait: record a child that a signal killed ---- */
+
+/* At most this many slots are searched, newest first, for the child's. */
+#define VR_REAP_SCAN 4096
+
+static struct vrift_slot *slot_index(struct vrift_header *h, uint64_t i)
+{
+    return (struct vrift_slot *)((char *)h + h->slots_offset + i * h->slot_size);
+}
+
+/* The child's newest image (an exec'd child has one per program; the
+ * last one is what ended) is the newest live image slot with its pid;
+ * it must name us as its parent, or the pid belongs to someone else. */
+static __attribute__((noinline, cold)) void record_killed(pid_t pid, int status)
+{
+    struct vrift_header *h = vr_hdr;
+    uint64_t next = __atomic_load_n(&h->slots_next, __ATOMIC_RELAXED);
+    if (next > h->slot_count)
+        next = h->slot_count;
+    uint32_t me = (uint32_t)SYS0(SYS_getpid);
+    for (uint64_t i = next, steps = 0; i-- > 1 && steps < VR_REAP_SCAN; steps++) {
+        struct vrift_slot *s = slot_index(h, i);
+        if (__atomic_load_n(&s->head.state, __ATOMIC_ACQUIRE) != VRIFT_SLOT_LIVE ||
+            s->head.pid != (uint32_t)pid || s->head.owner_slot != 0)
+            continue;
+        if (s->head.ppid != me)
+            return;
+        s->life.end_realtime_ns = realtime_now();
+        s->life.status = status;
+        __atomic_store_n(&s->life.status_from, VRIFT_STATUS_PARENT, __ATOMIC_RELEASE);
+        return;
+    }
+}
+
+static inline void reaped(pid_t pid, const int *status)
+{
+    if (VR_UNLIKELY(vr_hdr != NULL) && pid > 0 && status && WIFSIGNALED(*status))
+        record_killed(pid, *status);
+}
+
+static void *vr_real_wait, *vr_real_waitpid, *vr_real_wait3, *vr_real_wait4, *vr_real_waitid;
+
+/* No real function (only while dlsym re-enters us): the raw syscall. */
+VR_EXPORT pid_t waitpid(pid_t pid, int *status, int options)
+{
+    __typeof__(&waitpid) real = (__typeof__(&waitpid))vr_resolve(&vr_real_waitpid, "waitpid");
+    pid_t r = real ? real(pid, status, options)
+                   : (pid_t)vr_syscall(SYS_wait4, pid, status, options, NULL);
+    reaped(r, status);
+    return r;
+}
+
+VR_EXPORT pid_t wait(int *status)
+{
+    __typeof__(&wait) real = (__typeof__(&wait))vr_resolve(&vr_real_wait, "wait");
+    pid_t r = real ? real(status) : (pid_t)vr_syscall(SYS_wait4, -1, status, 0, NULL);
+    reaped(r, status);
+    return r;
+}
+
+VR_EXPORT pid_t wait3(int *status, int options, struct rusage *ru)
+{
+    __typeof__(&wait3) real = (__typeof__(&wait3))vr_resolve(&vr_real_wait3, "wait3");
+    pid_t r = real ? real(status, options, ru) : (pid_t)vr_syscall(SYS_wait4, -1, status, options, ru);
+    reaped(r, status);
+    return r;
+}
+
+VR_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
+{
+    __typeof__(&wait4) real = (__typeof__(&wait4))vr_resolve(&vr_real_wait4, "wait4");
+    pid_t r = real ? real(pid, status, options, ru) : (pid_t)vr_syscall(SYS_wait4, pid, status, options, ru);
+    reaped(r, status);
+    return r;
+}
+
+VR_EXPORT int waitid(idtype_t type, id_t id, siginfo_t *info, int options)
+{
+    __typeof__(&waitid) real = (__typeof__(&waitid))vr_resolve(&vr_real_waitid, "waitid");
+    int r = real ? real(type, id, info, options) : (int)vr_syscall(SYS_waitid, type, id, info, options, NULL);
+    if (r == 0 && info && info->si_pid > 0 && (info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED)) {
+        int status = (info->si_status & 0x7f) | (info->si_code == CLD_DUMPED ? 0x80 : 0);
+        reaped(info->si_pid, &status);
+    }
+    return r;
+}
