@@ -112,12 +112,15 @@ class ExporterRegistry:
                 self._broken[ep.name] = FormatInfo(ep.name, "", dist, f"{type(e).__name__}: {e}")
 
     def register(self, plugin: ModuleType | Any, name: str | None = None, package: str = "") -> None:
-        """Register a plugin module (or object). Raises pluggy's
-        PluginValidationError for a hookimpl whose signature the hookspec
-        does not allow, and ExportError for one that implements no vrift
-        hook at all (a missing `@hookimpl` is the usual cause)."""
+        """Register a plugin module (or object). Raises ExportError when
+        pluggy finds a hookimpl whose signature the hookspec does not allow,
+        or when the plugin implements no vrift hook at all (a missing
+        `@hookimpl` is the usual cause)."""
         name = name or getattr(plugin, "__name__", repr(plugin))
-        self.pm.register(plugin, name=name)
+        try:
+            self.pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as e:  # pluggy's words, on one line
+            raise ExportError("; ".join(str(e).splitlines()[1:]) or str(e)) from None
         callers = self.pm.get_hookcallers(plugin) or []
         unknown = sorted(c.name for c in callers if c.spec is None)
         if unknown or not callers:
