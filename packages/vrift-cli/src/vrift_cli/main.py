@@ -73,13 +73,14 @@ def main(argv: list[str] | None = None) -> int:
 
         argcomplete.autocomplete(parser)
     args, rest = parser.parse_known_args(argv)
+    reported: tuple[type[Exception], ...] = (ProfileError, ShimNotBuiltError, *vfs_cmd.vfs_error_types())
     try:
         if getattr(args, "accepts_extra", False):
             return int(args.func(args, rest) or 0)
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         return int(args.func(args) or 0)
-    except (ProfileError, ShimNotBuiltError, *vfs_cmd.vfs_error_types()) as e:
+    except reported as e:
         print(f"vrift: {e}", file=sys.stderr)
         return USAGE_EXIT
     except KeyboardInterrupt:

@@ -96,7 +96,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--output", "-o", help="write to FILE (atomically) instead of stdout")
     v.add_argument("--list-formats", action="store_true", help="list installed formats and exit")
     v.set_defaults(accepts_extra=True)  # the chosen exporter parses its own options
-    v.format_help = _with_format_options(v.format_help)  # type: ignore[method-assign]
+    v.format_help = _with_format_options(v.format_help)  # type: ignore[method-assign]  # this parser only
     v = verb("serve", serve, "serve the session as Prometheus /metrics (live)")
     v.add_argument("--port", type=arguments.port, default=9464, help="TCP port (default 9464)")
     v.add_argument("--addr", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

@@ -264,11 +264,10 @@ def render_summary(snap: Snapshot, color: bool = False) -> str:
     from vrift_profile.vfsstats import contribution
 
     v = contribution(snap)
-    handled = v.handled if v else None
-    passthrough = v.passthrough if v else None
-    if handled is None or passthrough is None:
+    if v is None:
         vfs = paint("vrift: VFS not active (no projection): every call went to the file system", "dim", color)
     else:
+        handled, passthrough = v.handled, v.passthrough
         pct = 100.0 * handled / (handled + passthrough) if handled + passthrough else 0.0
         vfs = "vrift: VFS handled " + paint(f"{pct:.1f}%", share_color(pct), color)
         vfs += f" of {units.count(handled + passthrough)} calls"

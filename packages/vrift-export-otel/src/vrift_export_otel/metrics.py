@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+from typing import Any
 
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
@@ -34,6 +35,9 @@ from vrift_profile import metrics_catalogue as cat
 from vrift_profile.vfsstats import contribution
 
 CUMULATIVE = AggregationTemporality.CUMULATIVE
+# The SDK types a histogram point's min and max as float, but its OTLP
+# encoder leaves None out: that is how a pre-aggregated point says "unknown".
+UNKNOWN: Any = None
 SCOPE = InstrumentationScope("vrift", "0.1.0")
 
 
@@ -88,8 +92,8 @@ def metrics_data(snapshot: Snapshot, service_name: str = "vrift") -> MetricsData
                         sum=cat.SYSCALL_DURATION.value(st.latency_ns),
                         bucket_counts=list(st.histogram),
                         explicit_bounds=explicit_bounds_s(len(st.histogram)),
-                        min=None,  # only bucket bounds are known; left out of OTLP
-                        max=None,
+                        min=UNKNOWN,  # only bucket bounds are known; left out of OTLP
+                        max=UNKNOWN,
                     )
                 )
         for direction, key in (("read", "bytes_read"), ("write", "bytes_written")):
@@ -109,7 +113,7 @@ def metrics_data(snapshot: Snapshot, service_name: str = "vrift") -> MetricsData
     metrics = [
         metric(cat.SYSCALL_CALLS, calls),
         metric(cat.SYSCALL_ERRORS, errors),
-        metric(cat.SYSCALL_DURATION, hists, snapshot.session.timing_note),
+        metric(cat.SYSCALL_DURATION, hists, snapshot.session.timing_note or ""),
         metric(cat.IO, io),
         metric(cat.PROCESSES, procs),
     ]

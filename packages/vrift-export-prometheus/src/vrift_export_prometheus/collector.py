@@ -42,7 +42,7 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
     s = snapshot.session
     calls = family(cat.SYSCALL_CALLS)
     errors = family(cat.SYSCALL_ERRORS)
-    duration = family(cat.SYSCALL_DURATION, snapshot.session.timing_note)
+    duration = family(cat.SYSCALL_DURATION, snapshot.session.timing_note or "")
     io = family(cat.IO)
     procs = family(cat.PROCESSES)
     for cmd in snapshot.commands:
@@ -116,7 +116,10 @@ class SnapshotCollector:
         self.session_path = session_path
 
     def collect(self) -> Iterator[Metric]:
-        snap = self.snapshot if self.snapshot is not None else read_profile(self.session_path)
+        snap = self.snapshot
+        if snap is None:
+            assert self.session_path is not None  # constructed with one or the other
+            snap = read_profile(self.session_path)
         yield from families(snap)
 
 

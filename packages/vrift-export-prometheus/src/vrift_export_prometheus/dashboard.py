@@ -50,6 +50,9 @@ VFS_ORIGINAL = cat.VFS_ORIGINAL_BYTES.prom_sample
 VFS_STORED = cat.VFS_STORED_BYTES.prom_sample
 VFS_TIME_SAVED = cat.VFS_TIME_SAVED.prom_sample
 
+# The panel builders a row holds (each takes an id: the SDK gives every panel the same default).
+Panel = stat.Panel | timeseries.Panel | table.Panel
+
 UID = "vrift-profile"
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
 
@@ -127,7 +130,7 @@ def _quantile(q: float) -> str:
     return f"histogram_quantile({q}, {_by('syscall, le', _rate(LATENCY_BUCKET))})"
 
 
-def overview() -> list[Builder]:
+def overview() -> list[Panel]:
     calls = f"sum({_sel(CALLS)})"
     return [
         _stat("Calls", calls, "short", "File-system calls counted since the session started"),
@@ -159,7 +162,7 @@ def overview() -> list[Builder]:
     ]
 
 
-def calls_by_operation() -> list[Builder]:
+def calls_by_operation() -> list[Panel]:
     return [
         _series(
             "Call rate by operation",
@@ -182,7 +185,7 @@ def calls_by_operation() -> list[Builder]:
     ]
 
 
-def latency() -> list[Builder]:
+def latency() -> list[Panel]:
     why = (
         "from vrift's log2 latency buckets: Prometheus interpolates inside a bucket, "
         "so the value is within a factor of 2 of the truth (show prints the bucket's upper bound)"
@@ -200,7 +203,7 @@ def latency() -> list[Builder]:
     ]
 
 
-def errors() -> list[Builder]:
+def errors() -> list[Panel]:
     enoent = f'{COMMANDS},error_type="ENOENT"'
     return [
         _series(
@@ -225,7 +228,7 @@ def errors() -> list[Builder]:
     ]
 
 
-def vfs() -> list[Builder]:
+def vfs() -> list[Panel]:
     handled = f"sum({_sel(VFS_HANDLED)})"
     passthrough = f"sum({_sel(VFS_PASSTHROUGH)})"
     original = f"sum({_sel(VFS_ORIGINAL, ENDPOINTS)})"
@@ -263,7 +266,7 @@ def vfs() -> list[Builder]:
     ]
 
 
-def commands() -> list[Builder]:
+def commands() -> list[Panel]:
     def column(ref: str, expr: str) -> Dataquery:
         return _query(expr, ref=ref, instant=True).format(PromQueryFormat.TABLE)
 

@@ -116,7 +116,7 @@ class ExporterRegistry:
         pluggy finds a hookimpl whose signature the hookspec does not allow,
         or when the plugin implements no vrift hook at all (a missing
         `@hookimpl` is the usual cause)."""
-        name = name or getattr(plugin, "__name__", repr(plugin))
+        name = name or str(getattr(plugin, "__name__", repr(plugin)))
         try:
             self.pm.register(plugin, name=name)
         except pluggy.PluginValidationError as e:  # pluggy's words, on one line
@@ -130,7 +130,7 @@ class ExporterRegistry:
                     f"hookimpl {', '.join(unknown)} is not a vrift hook (known: vrift_exporters)"
                 )
             raise ExportError("no @hookimpl vrift_exporters (is the decorator missing?)")
-        self._packages[name] = package or getattr(plugin, "__name__", name).split(".")[0]
+        self._packages[name] = package or str(getattr(plugin, "__name__", name)).split(".")[0]
 
     def _ask_each(self) -> list[tuple[str, list[Exporter] | BaseException]]:
         """Every plugin's answer, or the exception it raised, in pluggy's call order."""
