@@ -73,20 +73,27 @@ def main(argv: list[str] | None = None) -> int:
 
         argcomplete.autocomplete(parser)
     args, rest = parser.parse_known_args(argv)
-    reported: tuple[type[Exception], ...] = (ProfileError, ShimNotBuiltError, *vfs_cmd.vfs_error_types())
     try:
         if getattr(args, "accepts_extra", False):
             return int(args.func(args, rest) or 0)
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         return int(args.func(args) or 0)
-    except reported as e:
-        print(f"vrift: {e}", file=sys.stderr)
-        return USAGE_EXIT
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 141
+    except Exception as e:
+        if not isinstance(e, _user_errors()):
+            raise  # a bug: the traceback is for us
+        print(f"vrift: {e}", file=sys.stderr)
+        return USAGE_EXIT
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """The errors a user can cause, each a one-line message. Looked up only
+    when something failed: vrift_vfs is not imported for `show`."""
+    return (ProfileError, ShimNotBuiltError, *vfs_cmd.vfs_error_types())
 
 
 if __name__ == "__main__":
