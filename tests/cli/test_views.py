@@ -23,10 +23,11 @@ from vrift_profile.flame import folded_stacks
 from vrift_profile.writer import SyntheticWriter
 
 
-def test_percentiles_match_hand_computed_bucket_bounds(tmp_path, rundir):
+def test_show_prints_percentiles_as_bucket_bounds(tmp_path, rundir):
+    """The figures are OpStats.percentile_ns's (tests/profile_core/test_snapshot.py),
+    printed as "≤" the bucket's upper bound."""
     p = create_session(tmp_path / "p.vrift")
     with SyntheticWriter(p) as w:
-        # 100 timed stats: 50 in [8,16) ns, 49 in [1024,2048) ns, 1 in [2^20, 2^21) ns
         w.add(
             w.process("synth"),
             "stat",
@@ -34,17 +35,39 @@ def test_percentiles_match_hand_computed_bucket_bounds(tmp_path, rundir):
             latency_ns=50 * 10 + 49 * 1500 + 1_500_000,
             histogram={3: 50, 10: 49, 20: 1},
         )
-    s = read_profile(p).ops["stat"]
-    assert s.percentile_ns(0.50) == 2**4 - 1
-    assert s.percentile_ns(0.51) == 2**11 - 1
-    assert s.percentile_ns(0.90) == 2**11 - 1
-    assert s.percentile_ns(0.99) == 2**11 - 1
-    assert s.percentile_ns(1.0) == 2**21 - 1
-    assert s.max_ns == 2**21 - 1
     show = vrift("profile", "show", "--path", str(p)).stdout
     row = next(ln for ln in show.splitlines() if "─ stat" in ln).split()
     assert row[3:8] == ["100", "1.6ms", "≤16ns", "≤2.0us", "≤2.1ms"]
     assert "upper bounds of log2 buckets" in show
+
+
+def test_watch_and_show_judge_the_vfs_alike(sample_session: Path, tmp_path: Path):
+    """Both go through vfsstats.contribution: a session without a projection
+    is "not measured" in both, even though its vfs_handled counter reads 0."""
+    from vrift_cli import render, watch
+
+    plain = read_profile(sample_session)
+    assert plain.counters["vfs_handled"] == 0
+    assert "└─ not measured: no VFS projection in this session" in render.vfs_lines(plain)
+    assert watch.vfs_line(plain) == "VFS: not measured: no VFS projection in this session"
+    assert "VFS: not measured" in watch.screen(plain, None, 1.0)
+
+    p = create_session(tmp_path / "vfs.vrift")
+    with SyntheticWriter(p) as w:
+        py = w.process("python3")
+        for name, value in (
+            ("vfs_handled", 300),
+            ("vfs_passthrough", 100),
+            ("vfs_served_calls_stat", 300),
+            ("vfs_served_ns_stat", 15_000),
+            ("vfs_shadow_calls_stat", 3),
+            ("vfs_shadow_ns_stat", 6_000),
+        ):
+            w.add_counter(py, name, value)
+    served = read_profile(p)
+    assert "VFS Handled:    300 (75.0%)" in "\n".join(render.vfs_lines(served))
+    assert "~585.0us" in "\n".join(render.vfs_lines(served))  # 300 x 2,000 ns - 15,000 ns
+    assert watch.vfs_line(served) == "VFS handled 300 of 400 (75.0%), saved ~585.0us"
 
 
 def test_hot_and_by_command_sections(sample_session: Path):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from helpers import vrift
@@ -131,8 +132,82 @@ def test_json_and_show_do_not_import_heavy_exporters(sample_session: Path):
         "    assert main(['profile', 'show', '--path', p]) == 0\n"
         "    assert main(['profile', 'export', '--format', 'json', '--path', p]) == 0\n"
         "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'opentelemetry', 'prometheus_client', "
-        "'google', 'perfetto'})\n"
+        "'google', 'perfetto', 'vrift_vfs'})\n"
         "print(heavy)\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "[]"
+
+
+def _plugin(name: str, body: str) -> ModuleType:
+    module = ModuleType(name)
+    exec(textwrap.dedent(body), module.__dict__)
+    return module
+
+
+GOOD = """
+from vrift_profile import Exporter, hookimpl
+
+class Csv(Exporter):
+    name = "csv"
+    description = "a test format"
+
+@hookimpl
+def vrift_exporters():
+    return [Csv()]
+"""
+
+
+def test_a_plugin_that_raises_is_named_and_hides_no_other():
+    """pluggy stops a hook call at the first hookimpl that raises; the registry
+    then asks each plugin alone, so only the culprit is marked broken."""
+    reg = ExporterRegistry(autoload=False)
+    reg.register(_plugin("good", GOOD), "good", "vrift-export-good")
+    reg.register(
+        _plugin(
+            "raiser",
+            "from vrift_profile import hookimpl\n"
+            "@hookimpl\n"
+            "def vrift_exporters():\n"
+            "    raise RuntimeError('boom')\n",
+        ),
+        "raiser",
+        "vrift-export-raiser",
+    )
+    reg.register(
+        _plugin(
+            "nothing",
+            "from vrift_profile import hookimpl\n@hookimpl\ndef vrift_exporters():\n    return None\n",
+        ),
+        "nothing",
+        "vrift-export-nothing",
+    )
+    formats = {f.name: f for f in reg.formats()}
+    assert formats["csv"].broken == "" and formats["csv"].package == "vrift-export-good"
+    assert formats["raiser"].broken == "RuntimeError: boom"
+    assert formats["nothing"].broken == "TypeError: returned None"
+    assert reg.get("csv").description == "a test format"
+    with pytest.raises(
+        ExportError,
+        match=r"^exporter plugin 'raiser' \(package vrift-export-raiser\) is broken: RuntimeError: boom$",
+    ):
+        reg.get("raiser")
+
+
+def test_hookimpls_are_validated_by_pluggy():
+    reg = ExporterRegistry(autoload=False)
+    unmarked = _plugin("unmarked", "def vrift_exporters():\n    return []\n")
+    with pytest.raises(ExportError, match=r"^no @hookimpl vrift_exporters \(is the decorator missing\?\)$"):
+        reg.register(unmarked, "unmarked")
+    typo = _plugin(
+        "typo", "from vrift_profile import hookimpl\n@hookimpl\ndef vrift_exporter():\n    return []\n"
+    )
+    with pytest.raises(ExportError, match=r"^hookimpl vrift_exporter is not a vrift hook"):
+        reg.register(typo, "typo")
+    extra = _plugin(
+        "extra",
+        "from vrift_profile import hookimpl\n@hookimpl\ndef vrift_exporters(config):\n    return []\n",
+    )
+    with pytest.raises(ExportError, match=r"Argument\(s\) \{'config'\} are declared in the hookimpl"):
+        reg.register(extra, "extra")
+    assert reg.formats() == [] and reg.pm.list_name_plugin() == []  # none of them stays registered

@@ -62,3 +62,25 @@ def test_json_round_trip_is_lossless(tmp_path):
     assert again == snap
     assert again.to_dict() == snap.to_dict()
     assert snap.session.state == "stopped"
+
+
+def test_percentiles_are_bucket_upper_bounds(tmp_path):
+    """Bucket i holds [2^i, 2^(i+1)) ns: a percentile is the upper bound of the
+    bucket where the cumulative count reaches it."""
+    p = create_session(tmp_path / "p.vrift")
+    with SyntheticWriter(p) as w:
+        # 100 timed stats: 50 in [8,16) ns, 49 in [1024,2048) ns, 1 in [2^20, 2^21) ns
+        w.add(
+            w.process("synth"),
+            "stat",
+            calls=100,
+            latency_ns=50 * 10 + 49 * 1500 + 1_500_000,
+            histogram={3: 50, 10: 49, 20: 1},
+        )
+    s = read_profile(p).ops["stat"]
+    assert s.percentile_ns(0.50) == 2**4 - 1
+    assert s.percentile_ns(0.51) == 2**11 - 1
+    assert s.percentile_ns(0.90) == 2**11 - 1
+    assert s.percentile_ns(0.99) == 2**11 - 1
+    assert s.percentile_ns(1.0) == 2**21 - 1
+    assert s.max_ns == 2**21 - 1

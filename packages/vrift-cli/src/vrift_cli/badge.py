@@ -147,7 +147,7 @@ def render_svg(parts: list[Part]) -> str:
 
 
 def badge(args: argparse.Namespace) -> int:
-    from vrift_profile import SessionError, write_output
+    from vrift_profile import SessionError, UsageError, write_output
 
     if args.source == "history":
         from .history import history_path, runs
@@ -162,7 +162,7 @@ def badge(args: argparse.Namespace) -> int:
         rec = latest[0]
     else:
         if args.command:
-            raise SessionError("--command applies to --from history only")
+            raise UsageError("--command applies to --from history only")
         from vrift_profile import load
 
         from .run_record import record_of

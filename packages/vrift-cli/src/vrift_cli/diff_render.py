@@ -7,6 +7,7 @@ import math
 from vrift_profile.diff import Change, ProfileDiff
 
 from . import units
+from .text_table import table
 
 _ROWS = 12
 
@@ -31,11 +32,6 @@ def _time(c: Change) -> str:
     return f"{t(c.a)} -> {t(c.b)} {_pct(c)}".rstrip()
 
 
-def _table(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  " + "   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-
-
 def render_diff(d: ProfileDiff, a: str, b: str) -> str:
     t = d.totals
     out = [
@@ -57,7 +53,7 @@ def render_diff(d: ProfileDiff, a: str, b: str) -> str:
             rows.append(
                 [e.name, _count(c["calls"]), _time(c["time_ns"]), _time(c["p50_ns"]), _time(c["p99_ns"])]
             )
-        out += _table(rows)
+        out += ["  " + line for line in table(rows, gap=3)]
         out.append("  (percentiles are log2-bucket upper bounds: exact to a factor of 2)")
     if d.commands:
         out += ["", "Commands (by time change):"]
@@ -65,7 +61,7 @@ def render_diff(d: ProfileDiff, a: str, b: str) -> str:
         for e in d.commands[:_ROWS]:
             c = e.changes
             rows.append([e.name, _count(c["processes"]), _count(c["calls"]), _time(c["time_ns"])])
-        out += _table(rows)
+        out += ["  " + line for line in table(rows, gap=3)]
     changed = {k: v for k, v in d.counters.items() if v.a or v.b}
     if changed:
         out += ["", "Counters:"]

@@ -206,6 +206,7 @@ def record(rec: RunRecord, path: Path, timeout: float = WRITE_TIMEOUT_S) -> int:
                 ),
             )
             run_id = cur.lastrowid
+            assert run_id is not None  # an INSERT always sets it
             con.executemany(
                 "INSERT INTO run_ops VALUES (?, ?, ?, ?, ?)",
                 [(run_id, op, o.calls, o.errors, o.latency_ns) for op, o in rec.ops.items()],
@@ -333,7 +334,8 @@ def runs(
     """Recorded runs, oldest first: started at or after since_ns, of
     `command` (argv[0]'s base name; for a stopped session, which has no
     command line, any of its processes), the `last` most recent."""
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[str | int] = []
     if since_ns is not None:
         clauses.append("started_ns >= ?")
         params.append(since_ns)

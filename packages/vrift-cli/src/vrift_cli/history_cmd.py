@@ -129,7 +129,7 @@ def _saved(t: dict[str, Any]) -> str:
 
 
 def text_lines(found: list[RunRecord], days: list[dict], weeks: list[dict], where: str) -> list[str]:
-    from .render import _table
+    from .text_table import table
 
     if not found:
         return [
@@ -152,7 +152,7 @@ def text_lines(found: list[RunRecord], days: list[dict], weeks: list[dict], wher
                 r.command_text,
             ]
         )
-    lines = [f"Runs ({len(found)}, {where}):"] + _table(rows, ">>>>>>>>><")
+    lines = [f"Runs ({len(found)}, {where}):"] + table(rows, ">>>>>>>>><")
     for title, key, groups in (("day", "day", days), ("week", "week", weeks)):
         trow = [[title, "runs", "failed", "build time", "calls", "time saved", "disk saved"]]
         for g in groups:
@@ -167,7 +167,7 @@ def text_lines(found: list[RunRecord], days: list[dict], weeks: list[dict], wher
                     units.size(g["dedup_saved_bytes"]),
                 ]
             )
-        lines += ["", f"Per {title}:"] + _table(trow, "<>>>>>>")
+        lines += ["", f"Per {title}:"] + table(trow, "<>>>>>>")
     this_week = time.strftime("%G-W%V")
     current = next((w for w in weeks if w["week"] == this_week), None)
     lines.append("")

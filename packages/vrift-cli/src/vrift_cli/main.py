@@ -1,31 +1,24 @@
 """`vrift` entry point: argument parsing and one-line errors.
 
-Each verb lives in its own module; this file only wires them. A user
-error (bad flag, missing command, unusable file) prints one line and
-exits non-zero; a traceback is a bug.
+Each verb lives in its own module; this file only wires them. Every
+error a user can cause ends here in one line on stderr and exit status 2:
+a bad flag or value (argparse, UsageError), an unusable file or session
+(ProfileError and its kinds), a store problem (VfsError), a shim that
+is not built or is older than its sources (ShimNotBuiltError). A
+traceback is a bug.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 
 from vrift_profile import ProfileError
+from vrift_shim import ShimNotBuiltError
 
 from . import profile_cmd, run_cmd, vfs_cmd
-
-
-class SubParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not a usage dump
-        # argparse names a subcommand by its dest ("argument profile_verb: ..."): say "verb"
-        message = re.sub(
-            r"^argument \w*verb: invalid choice: '([^']*)' \(choose from (.*)\)$",
-            lambda m: f"unknown verb '{m.group(1)}' (one of: {m.group(2).replace(chr(39), '')})",
-            message,
-        )
-        self.exit(2, f"vrift: {message} (see `{self.prog} --help`)\n")
+from .arguments import USAGE_EXIT, SubParser
 
 
 def version_text() -> str:
@@ -86,13 +79,21 @@ def main(argv: list[str] | None = None) -> int:
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         return int(args.func(args) or 0)
-    except (ProfileError, *vfs_cmd.vfs_error_types()) as e:
-        print(f"vrift: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 141
+    except Exception as e:
+        if not isinstance(e, _user_errors()):
+            raise  # a bug: the traceback is for us
+        print(f"vrift: {e}", file=sys.stderr)
+        return USAGE_EXIT
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """The errors a user can cause, each a one-line message. Looked up only
+    when something failed: vrift_vfs is not imported for `show`."""
+    return (ProfileError, ShimNotBuiltError, *vfs_cmd.vfs_error_types())
 
 
 if __name__ == "__main__":

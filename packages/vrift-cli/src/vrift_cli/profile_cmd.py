@@ -13,6 +13,7 @@ from vrift_profile import (
     ProfileError,
     ProfileFormatError,
     SessionError,
+    UsageError,
     read_header,
     read_profile,
     reset,
@@ -24,28 +25,8 @@ from vrift_profile.launch import shim_environment
 from vrift_profile.paths import ENV_PATH, check_parent_dir, current_session, new_session_path
 from vrift_profile.writer import create_session
 
-from . import render, sessions_cmd
+from . import arguments, render, sessions_cmd
 from .run_cmd import command_of, launch_failed
-
-
-def _slots(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not 2 <= n <= 1_000_000:
-        raise argparse.ArgumentTypeError("must be between 2 and 1000000")
-    return n
-
-
-def _count(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {n}")
-    return n
 
 
 def _with_format_options(format_help):
@@ -87,7 +68,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v = verb("start", start, "create and activate a new session (--resume: continue the stopped one)")
     v.add_argument("--resume", action="store_true", help="resume the current session if it is stopped")
     v.add_argument("--new", action="store_true", help="create a new session even if one is running")
-    v.add_argument("--slots", type=_slots, default=None, help="process-image slots to reserve (default 4096)")
+    v.add_argument(
+        "--slots", type=arguments.slots, default=None, help="process-image slots to reserve (default 4096)"
+    )
     v.add_argument("--counters-only", action="store_true", help="count calls but read no clock (cheapest)")
     _hot_path_flags(v)
     _exact_timing_flag(v)
@@ -95,19 +78,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     verb("reset", reset_cmd, "zero all counters of the session")
     sessions_cmd.add_verbs(verbs)
     v = verb("show", show, "print the session's statistics")
-    v.add_argument("--hot", type=_count, metavar="N", default=0, help="also list the N hottest paths")
+    v.add_argument(
+        "--hot", type=arguments.count, metavar="N", default=0, help="also list the N hottest paths"
+    )
     v.add_argument("--by-command", action="store_true", help="full per-command breakdown")
     v.add_argument("--watch", action="store_true", help="refresh live until Ctrl-C")
-    v.add_argument("--interval", type=float, default=1.0, metavar="S", help="seconds between refreshes")
-    v.add_argument("--iterations", type=int, default=None, metavar="N", help="stop --watch after N refreshes")
+    v.add_argument(
+        "--interval", type=arguments.seconds, default=1.0, metavar="S", help="seconds between refreshes"
+    )
+    v.add_argument(
+        "--iterations", type=arguments.count, default=None, metavar="N", help="stop --watch after N refreshes"
+    )
     v = verb("export", export, "write the session's statistics in a machine format")
     v.add_argument("--format", default="json", help="output format (see --list-formats; default json)")
     v.add_argument("--output", "-o", help="write to FILE (atomically) instead of stdout")
     v.add_argument("--list-formats", action="store_true", help="list installed formats and exit")
     v.set_defaults(accepts_extra=True)  # the chosen exporter parses its own options
-    v.format_help = _with_format_options(v.format_help)  # type: ignore[method-assign]
+    v.format_help = _with_format_options(v.format_help)  # type: ignore[method-assign]  # this parser only
     v = verb("serve", serve, "serve the session as Prometheus /metrics (live)")
-    v.add_argument("--port", type=int, default=9464, help="TCP port (default 9464)")
+    v.add_argument("--port", type=arguments.port, default=9464, help="TCP port (default 9464)")
     v.add_argument("--addr", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     v = verbs.add_parser("dashboard", help="a Grafana dashboard for `serve` scraped by Prometheus (JSON)")
     v.add_argument("--output", "-o", help="write to FILE (atomically) instead of stdout")
@@ -131,7 +120,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     v.set_defaults(func=diff_cmd)
     v = verb("run", profile_run, "run a command in a fresh session and print a summary")
-    v.add_argument("--slots", type=_slots, default=None, help="process-image slots to reserve")
+    v.add_argument("--slots", type=arguments.slots, default=None, help="process-image slots to reserve")
     v.add_argument("--counters-only", action="store_true", help="count calls but read no clock")
     _hot_path_flags(v)
     v.add_argument(
@@ -274,8 +263,6 @@ def show(args: argparse.Namespace) -> int:
     if args.watch:
         from .watch import watch
 
-        if args.interval <= 0:
-            raise SessionError("--interval must be positive")
         return watch(path, args.interval, args.iterations)
     snap = read_profile(path)
     print(render.render_show(snap, hot=max(0, args.hot), by_command=args.by_command))
@@ -284,8 +271,6 @@ def show(args: argparse.Namespace) -> int:
 
 def export(args: argparse.Namespace, rest: list[str]) -> int:
     from vrift_profile import ExporterRegistry, load
-
-    from .main import SubParser
 
     registry = ExporterRegistry()
     if args.list_formats:
@@ -296,7 +281,7 @@ def export(args: argparse.Namespace, rest: list[str]) -> int:
             print(f"{f.name:<{width}}  {what}  [{f.package}]")
         return 0
     exporter = registry.get(args.format)
-    parser = SubParser(prog=f"vrift profile export --format {exporter.name}", add_help=True)
+    parser = arguments.SubParser(prog=f"vrift profile export --format {exporter.name}", add_help=True)
     exporter.add_arguments(parser)
     options = parser.parse_args(rest)
     options.output = args.output
@@ -354,8 +339,8 @@ def serve(args: argparse.Namespace) -> int:
     path = resolve_session(args.path)
     try:
         server = serve_metrics(str(path), args.port, args.addr)
-    except OSError as e:
-        raise SessionError(f"cannot listen on {args.addr}:{args.port}: {e.strerror}") from None
+    except OSError as e:  # in use, not ours to bind, or an address this host does not have
+        raise UsageError(f"cannot listen on {args.addr}:{args.port}: {e.strerror or e}") from None
     host, port = server.server_address[:2]
     print(f"vrift: serving {path} at http://{host}:{port}/metrics (Ctrl-C to stop)", flush=True)
     try:

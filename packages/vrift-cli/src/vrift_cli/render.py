@@ -10,22 +10,10 @@ import time
 from vrift_profile import Snapshot
 
 from . import units
+from .text_table import table, tree
 
 _MIN_WIDTH = 49
 _TOP_COMMANDS = 5
-
-
-def _tree(rows: list[str]) -> list[str]:
-    return [("└─ " if i == len(rows) - 1 else "├─ ") + r for i, r in enumerate(rows)]
-
-
-def _table(rows: list[list[str]], align: str) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    out = []
-    for r in rows:
-        cells = [c.ljust(w) if a == "<" else c.rjust(w) for c, w, a in zip(r, widths, align, strict=True)]
-        out.append("  ".join(cells).rstrip())
-    return out
 
 
 def syscall_lines(snap: Snapshot) -> list[str]:
@@ -51,13 +39,13 @@ def syscall_lines(snap: Snapshot) -> list[str]:
     align = "<>>>>>>"
     # Narrow terminals: drop the least telling columns rather than wrap.
     for drop in ("max", "p99", "p50"):
-        if len(_table(rows, align)[0]) + 3 + _FRAME <= terminal_width():
+        if len(table(rows, align)[0]) + 3 + _FRAME <= terminal_width():
             break
         i = rows[0].index(drop)
         rows = [r[:i] + r[i + 1 :] for r in rows]
         align = align[:i] + align[i + 1 :]
-    table = _table(rows, align)
-    lines = ["   " + table[0]] + _tree(table[1:])
+    grid = table(rows, align)
+    lines = ["   " + grid[0]] + tree(grid[1:])
     if any(s.timed_calls for _, s in ops):
         lines.append("   p50/p99/max: upper bounds of log2 buckets (the value is within 2x below)")
     if sampled:
@@ -88,7 +76,7 @@ def vfs_lines(snap: Snapshot) -> list[str]:
         if v.time_saved_ns is not None
         else "no estimate (no real calls of the served classes to compare with)"
     )
-    out = ["Cache Stats:"] + _tree(
+    out = ["Cache Stats:"] + tree(
         [
             f"Manifest Hits:  {units.percent(v.manifest_hits, v.manifest_hits + v.manifest_misses)} "
             f"({units.count(v.manifest_hits)} of {units.count(v.manifest_hits + v.manifest_misses)})",
@@ -99,16 +87,16 @@ def vfs_lines(snap: Snapshot) -> list[str]:
         ]
     )
     out += ["", "═" * 44, "★ VFS CONTRIBUTION", "═" * 44, "Intercepted vs Passthrough:"]
-    out += _tree(
+    out += tree(
         [
             f"VFS Handled:    {units.count(v.handled)} ({units.percent(v.handled, total)})",
             f"Passthrough:    {units.count(v.passthrough)} ({units.percent(v.passthrough, total)})",
             f"Total Syscalls: {units.count(total)}",
         ]
     )
-    out += ["Time Saved:"] + _tree([saved])
+    out += ["Time Saved:"] + tree([saved])
     if v.original_bytes:
-        out += ["Disk Saved (Dedup):"] + _tree(
+        out += ["Disk Saved (Dedup):"] + tree(
             [
                 f"Original Size:  {units.size(v.original_bytes)}",
                 f"Actual Stored:  {units.size(v.stored_bytes)}",
@@ -117,14 +105,14 @@ def vfs_lines(snap: Snapshot) -> list[str]:
             ]
         )
     if v.cow_copies:
-        out += ["Copy-on-write:"] + _tree([f"{units.count(v.cow_copies)} files ({units.size(v.cow_bytes)})"])
+        out += ["Copy-on-write:"] + tree([f"{units.count(v.cow_copies)} files ({units.size(v.cow_bytes)})"])
     return out
 
 
 def _counter_block(snap: Snapshot) -> list[str]:
     ctr = snap.counters
     out = vfs_lines(snap) + ["", "I/O Stats:"]
-    out += _tree(
+    out += tree(
         [
             f"Bytes Read:     {units.size(ctr.get('bytes_read', 0))}",
             f"Bytes Written:  {units.size(ctr.get('bytes_written', 0))}",
@@ -139,7 +127,7 @@ def _error_lines(snap: Snapshot) -> list[str]:
     errors = sum(s.errors for s in ops)
     enoent = sum(s.enoent for s in ops)
     eacces = sum(s.eacces for s in ops)
-    return ["Errors:"] + _tree(
+    return ["Errors:"] + tree(
         [
             f"Failed calls:   {units.count(errors)} ({units.percent(errors, total)})",
             f"ENOENT:         {units.count(enoent)}",
@@ -179,7 +167,7 @@ def _unseen_lines(snap: Snapshot) -> list[str]:
         ]
         for u in snap.unseen[:_TOP_UNSEEN]
     ]
-    lines = ["Not Seen (ran without vrift, calls not counted):"] + _tree(_table(rows, "<><<"))
+    lines = ["Not Seen (ran without vrift, calls not counted):"] + tree(table(rows, "<><<"))
     if len(snap.unseen) > _TOP_UNSEEN:
         lines.append(f"   ... {len(snap.unseen) - _TOP_UNSEEN} more (vrift profile export)")
     return lines
@@ -200,7 +188,7 @@ def _command_lines(snap: Snapshot) -> list[str]:
         ]
         for c in cmds[:_TOP_COMMANDS]
     ]
-    lines = ["Top Commands (by time in calls):"] + _tree(_table(rows, "<>>>>"))
+    lines = ["Top Commands (by time in calls):"] + tree(table(rows, "<>>>>"))
     if len(cmds) > _TOP_COMMANDS:
         lines.append(f"   ... {len(cmds) - _TOP_COMMANDS} more (vrift profile export)")
     return lines
@@ -290,11 +278,10 @@ def render_summary(snap: Snapshot, color: bool = False) -> str:
     from vrift_profile.vfsstats import contribution
 
     v = contribution(snap)
-    handled = v.handled if v else None
-    passthrough = v.passthrough if v else None
-    if handled is None or passthrough is None:
+    if v is None:
         vfs = paint("vrift: VFS not active (no projection): every call went to the file system", "dim", color)
     else:
+        handled, passthrough = v.handled, v.passthrough
         pct = 100.0 * handled / (handled + passthrough) if handled + passthrough else 0.0
         vfs = "vrift: VFS handled " + paint(f"{pct:.1f}%", share_color(pct), color)
         vfs += f" of {units.count(handled + passthrough)} calls"

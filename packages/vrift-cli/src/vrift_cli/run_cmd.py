@@ -14,7 +14,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from vrift_profile import current_session, read_header
+from vrift_profile import UsageError, current_session, read_header
+from vrift_profile.envflag import profile_flag
 from vrift_profile.launch import shim_environment
 from vrift_profile.paths import ENV_ENABLE, ENV_PATH, check_parent_dir
 from vrift_profile.writer import create_session
@@ -35,13 +36,13 @@ def command_of(args: argparse.Namespace, verb: str = "vrift run") -> list[str]:
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
     if not cmd:
-        raise SystemExit(f"vrift: no command given (usage: {verb} -- CMD [ARGS...])")
+        raise UsageError(f"no command given (usage: {verb} -- CMD [ARGS...])")
     return cmd
 
 
 def session_for_run(explicit: str | None) -> Path | None:
     """The session a run counts into, created if it was named but missing."""
-    if os.environ.get(ENV_ENABLE, "") in ("0", "false", "no", "off") and not explicit:
+    if profile_flag(os.environ.get(ENV_ENABLE)) is False and not explicit:
         return None
     named = explicit or os.environ.get(ENV_PATH)
     if named:
@@ -81,12 +82,12 @@ def exec_command(cmd: list[str], env: dict[str, str]) -> int:
 def run(args: argparse.Namespace) -> int:
     cmd = command_of(args)
     session = session_for_run(args.profile)
+    env = shim_environment(session)  # first: a missing shim is the one thing to say
     if session is None and not args.vfs and shutil.which(cmd[0]):  # a missing command says so itself
         print(
             "vrift: no profile session: nothing is recorded (start one with `vrift profile start`)",
             file=sys.stderr,
         )
-    env = shim_environment(session)
     if args.vfs:
         from .vfs_cmd import vfs_environment
 

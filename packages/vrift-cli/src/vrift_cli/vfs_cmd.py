@@ -7,6 +7,7 @@ import sys
 import time
 
 from . import units
+from .text_table import table
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -98,10 +99,9 @@ def umount(args: argparse.Namespace) -> int:
     return 0
 
 
-def _table(rows: list[list[str]], indent: str = "  ") -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+def _print_table(rows: list[list[str]], indent: str = "  ") -> None:
+    for line in table(rows):
+        print(indent + line)
 
 
 def ls(args: argparse.Namespace) -> int:
@@ -143,7 +143,7 @@ def ls(args: argparse.Namespace) -> int:
             )
     if len(rows) > 1:
         print("manifests:")
-        _table(rows)
+        _print_table(rows)
     else:
         print("manifests: none (vrift ingest DIR --name NAME)")
     if projs:
@@ -158,7 +158,7 @@ def ls(args: argparse.Namespace) -> int:
                 status = "current"
             where = "present" if os.path.lexists(p.root) else "gone"
             rows.append([str(p.root), p.name, str(p.version), status, p.mechanism, where])
-        _table(rows)
+        _print_table(rows)
     return 0
 
 

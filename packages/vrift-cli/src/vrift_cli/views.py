@@ -5,7 +5,7 @@ from __future__ import annotations
 from vrift_profile import Snapshot
 
 from . import units
-from .render import _table, _tree
+from .text_table import table, tree
 
 
 def _short(path: str, width: int = 60) -> str:
@@ -33,9 +33,9 @@ def hot_lines(snap: Snapshot, n: int) -> list[str]:
                     _short(h.command, 24),
                 ]
             )
-        table = _table(rows, "<>>><<")
+        grid = table(rows, "<>>><<")
         out += [f"Hot Paths ({title}, top {len(top)} of {units.count(len(hot.by_path()))}):"]
-        out += ["   " + table[0]] + _tree(table[1:]) + [""]
+        out += ["   " + grid[0]] + tree(grid[1:]) + [""]
     notes = []
     if hot.sample_period > 1:
         notes.append(
@@ -69,5 +69,5 @@ def command_lines(snap: Snapshot) -> list[str]:
                 ", ".join(f"{op} {units.count(s.calls)}" for op, s in top),
             ]
         )
-    table = _table(rows, "<>>>>><")
-    return [f"Commands ({len(cmds)}):", "   " + table[0]] + _tree(table[1:])
+    grid = table(rows, "<>>>>><")
+    return [f"Commands ({len(cmds)}):", "   " + grid[0]] + tree(grid[1:])

@@ -15,7 +15,7 @@ from pathlib import Path
 from vrift_profile import Snapshot, read_profile
 
 from . import units
-from .render import _table
+from .text_table import table
 
 _CLEAR = "\x1b[H\x1b[2J"
 _TOP = 8
@@ -39,9 +39,7 @@ def screen(snap: Snapshot, prev: Snapshot | None, dt: float) -> str:
         f"calls {units.count(calls)} ({units.count(int(_rate(calls, p_calls, dt)))}/s)   "
         f"time in calls {units.duration_ns(t_ns)} ({units.duration_ns(_rate(t_ns, p_t, dt))}/s)   "
         f"errors {units.count(errors)}   processes {units.count(snap.processes)}",
-        "VFS: not active in this session (no projection)"
-        if "vfs_handled" not in snap.counters
-        else f"VFS handled {units.count(snap.counters['vfs_handled'])}",
+        vfs_line(snap),
         "",
     ]
     rows = [["operation", "calls", "calls/s", "time", "time/s"]]
@@ -57,7 +55,7 @@ def screen(snap: Snapshot, prev: Snapshot | None, dt: float) -> str:
                 units.duration_ns(_rate(o.est_total_ns, po.est_total_ns if po else o.est_total_ns, dt)),
             ]
         )
-    body = _table(rows, "<>>>>") if len(rows) > 1 else ["(no calls yet)"]
+    body = table(rows, "<>>>>") if len(rows) > 1 else ["(no calls yet)"]
     pc = {c.command: c for c in (prev.commands if prev else [])}
     crow = [["command", "procs", "calls", "calls/s", "time"]]
     for c in snap.commands[:_TOP]:
@@ -71,8 +69,23 @@ def screen(snap: Snapshot, prev: Snapshot | None, dt: float) -> str:
                 units.duration_ns(c.est_total_ns),
             ]
         )
-    cmds = _table(crow, "<>>>>") if len(crow) > 1 else []
+    cmds = table(crow, "<>>>>") if len(crow) > 1 else []
     return "\n".join(head + body + [""] + cmds)
+
+
+def vfs_line(snap: Snapshot) -> str:
+    """The VFS's share, judged as `show` judges it (vfsstats.contribution):
+    a session without a projection says so instead of "handled 0"."""
+    from vrift_profile.vfsstats import contribution
+
+    v = contribution(snap)
+    if v is None:
+        return "VFS: not measured: no VFS projection in this session"
+    total = v.handled + v.passthrough
+    text = f"VFS handled {units.count(v.handled)} of {units.count(total)} ({units.percent(v.handled, total)})"
+    if v.time_saved_ns is not None:
+        text += f", saved ~{units.duration_ns(v.time_saved_ns)}"
+    return text
 
 
 def line(snap: Snapshot, prev: Snapshot | None, dt: float) -> str:

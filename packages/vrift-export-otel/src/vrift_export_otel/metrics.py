@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import socket
+from typing import Any
 
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
+    Gauge,
     Histogram,
     HistogramDataPoint,
     Metric,
@@ -29,9 +31,13 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from vrift_profile import Snapshot
-from vrift_profile.snapshot import counter_unit
+from vrift_profile import metrics_catalogue as cat
+from vrift_profile.vfsstats import contribution
 
 CUMULATIVE = AggregationTemporality.CUMULATIVE
+# The SDK types a histogram point's min and max as float, but its OTLP
+# encoder leaves None out: that is how a pre-aggregated point says "unknown".
+UNKNOWN: Any = None
 SCOPE = InstrumentationScope("vrift", "0.1.0")
 
 
@@ -63,59 +69,70 @@ def metrics_data(snapshot: Snapshot, service_name: str = "vrift") -> MetricsData
     def point(value: int | float, **attrs: str) -> NumberDataPoint:
         return NumberDataPoint(attributes=attrs, start_time_unix_nano=start, time_unix_nano=now, value=value)
 
+    def labels(metric: cat.Metric, *values: str) -> dict[str, str]:
+        return {lb.otel: v for lb, v in zip(metric.labels, values, strict=True)}
+
     calls, errors, hists, io, procs = [], [], [], [], []
     for cmd in snapshot.commands:
         c = cmd.command
-        procs.append(point(cmd.processes, **{"process.command": c}))
+        procs.append(point(cmd.processes, **labels(cat.PROCESSES, c)))
         for op, st in cmd.ops.items():
-            attrs = {"process.command": c, "vrift.syscall.name": op}
-            calls.append(point(st.calls, **attrs))
+            calls.append(point(st.calls, **labels(cat.SYSCALL_CALLS, c, op)))
             other = st.errors - st.enoent - st.eacces
             for etype, n in (("ENOENT", st.enoent), ("EACCES", st.eacces), ("other", other)):
                 if n:
-                    errors.append(point(n, **attrs, **{"error.type": etype}))
+                    errors.append(point(n, **labels(cat.SYSCALL_ERRORS, c, op, etype)))
             if st.timed_calls:
                 hists.append(
                     HistogramDataPoint(
-                        attributes=attrs,
+                        attributes=labels(cat.SYSCALL_DURATION, c, op),
                         start_time_unix_nano=start,
                         time_unix_nano=now,
                         count=sum(st.histogram),  # = calls, estimated when sampled
-                        sum=st.latency_ns / 1e9,
+                        sum=cat.SYSCALL_DURATION.value(st.latency_ns),
                         bucket_counts=list(st.histogram),
                         explicit_bounds=explicit_bounds_s(len(st.histogram)),
-                        min=None,  # only bucket bounds are known; left out of OTLP
-                        max=None,
+                        min=UNKNOWN,  # only bucket bounds are known; left out of OTLP
+                        max=UNKNOWN,
                     )
                 )
         for direction, key in (("read", "bytes_read"), ("write", "bytes_written")):
             if key in cmd.counters:
-                io.append(point(cmd.counters[key], **{"process.command": c, "disk.io.direction": direction}))
+                io.append(point(cmd.counters[key], **labels(cat.IO, c, direction)))
 
-    def total(name: str, unit: str, desc: str, points: list) -> Metric:
-        return Metric(name, desc, unit, Sum(points, CUMULATIVE, is_monotonic=True))
+    def metric(entry: cat.Metric, points: list, note: str = "") -> Metric:
+        description = entry.description + (f" ({note})" if note else "")
+        if entry.kind is cat.Kind.HISTOGRAM:
+            data: Sum | Gauge | Histogram = Histogram(points, CUMULATIVE)
+        elif entry.kind is cat.Kind.GAUGE:
+            data = Gauge(points)
+        else:
+            data = Sum(points, CUMULATIVE, is_monotonic=True)
+        return Metric(entry.otel_name, description, entry.unit, data)
 
     metrics = [
-        total("vrift.syscall.calls", "{call}", "File-system calls seen by the vrift shim", calls),
-        total("vrift.syscall.errors", "{error}", "Calls that failed, by error.type", errors),
-        Metric(
-            "vrift.syscall.duration",
-            "Latency of timed calls" + (f" ({note})" if (note := snapshot.session.timing_note) else ""),
-            "s",
-            Histogram(hists, CUMULATIVE),
-        ),
-        total("vrift.io", "By", "Bytes read and written through wrapped calls", io),
-        total("vrift.processes", "{process}", "Process images that made counted calls", procs),
+        metric(cat.SYSCALL_CALLS, calls),
+        metric(cat.SYSCALL_ERRORS, errors),
+        metric(cat.SYSCALL_DURATION, hists, snapshot.session.timing_note or ""),
+        metric(cat.IO, io),
+        metric(cat.PROCESSES, procs),
     ]
-    names = sorted({k for c in snapshot.commands for k in c.counters} - {"bytes_read", "bytes_written"})
-    for name in names:
-        unit = counter_unit(name)
+    for name, entry in cat.counter_metrics(snapshot):
         points = [
-            point(c.counters.get(name, 0) / (1e9 if unit == "ns" else 1), **{"process.command": c.command})
-            for c in snapshot.commands
+            point(entry.value(c.counters.get(name, 0)), **labels(entry, c.command)) for c in snapshot.commands
         ]
-        otel_unit = {"bytes": "By", "ns": "s", "events": "{event}"}[unit]
-        metrics.append(total(f"vrift.counter.{name}", otel_unit, f"vrift counter {name}", points))
+        metrics.append(metric(entry, points))
+    metrics += [
+        metric(cat.SESSION_START, [point(cat.SESSION_START.value(start))]),
+        metric(cat.SESSION_RUNNING, [point(1 if s.enabled else 0)]),
+        metric(cat.SLOTS_OVERFLOWED, [point(s.slots_overflowed)]),
+    ]
+    v = contribution(snapshot)
+    if v is not None:
+        if v.time_saved_ns is not None:
+            metrics.append(metric(cat.VFS_TIME_SAVED, [point(cat.VFS_TIME_SAVED.value(v.time_saved_ns))]))
+        metrics.append(metric(cat.VFS_ORIGINAL_BYTES, [point(v.original_bytes)]))
+        metrics.append(metric(cat.VFS_STORED_BYTES, [point(v.stored_bytes)]))
     scope = ScopeMetrics(SCOPE, [m for m in metrics if m.data.data_points], schema_url="")
     return MetricsData([ResourceMetrics(resource(snapshot, service_name), [scope], schema_url="")])
 

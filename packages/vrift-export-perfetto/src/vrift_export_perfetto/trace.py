@@ -6,7 +6,8 @@ tracks). Timestamps are CLOCK_REALTIME ns, as the session records them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from vrift_profile.lifetimes import ProcessImage, parents
 
@@ -123,7 +124,7 @@ def build_trace(snap: Snapshot, samples: list[Sample] | None = None) -> bytes:
     begin = pb.TrackEvent.Type.Value("TYPE_SLICE_BEGIN")
     end = pb.TrackEvent.Type.Value("TYPE_SLICE_END")
     counter = pb.TrackEvent.Type.Value("TYPE_COUNTER")
-    events: list[tuple[int, int, object]] = []  # (time, order, fill function)
+    events: list[tuple[int, int, Callable[[Any], None]]] = []  # (time, order, fill function)
     for p in images:
         uuid = image_uuid(p.slot)
 

@@ -12,39 +12,39 @@ path labels (unbounded cardinality) and no `_created` series.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 from vrift_profile import Snapshot, read_profile
-from vrift_profile.snapshot import counter_unit
+from vrift_profile import metrics_catalogue as cat
 
 
 def le_bounds(buckets: int) -> list[str]:
     return [floatToGoString((2 ** (i + 1) - 1) / 1e9) for i in range(buckets - 1)] + ["+Inf"]
 
 
+_FAMILY = {
+    cat.Kind.COUNTER: CounterMetricFamily,
+    cat.Kind.GAUGE: GaugeMetricFamily,
+    cat.Kind.HISTOGRAM: HistogramMetricFamily,
+}
+
+
+def family(metric: cat.Metric, note: str = "") -> Any:
+    """An empty family for a catalogue entry: its name, help text and labels."""
+    help_text = metric.description + (f" ({note})" if note else "")
+    return _FAMILY[metric.kind](metric.prom_name, help_text, labels=[lb.prom for lb in metric.labels])
+
+
 def families(snapshot: Snapshot) -> Iterator[Metric]:
     s = snapshot.session
-    calls = CounterMetricFamily(
-        "vrift_syscall_calls", "File-system calls seen by the vrift shim", labels=["command", "syscall"]
-    )
-    errors = CounterMetricFamily(
-        "vrift_syscall_errors",
-        "Calls that failed, by error type (ENOENT, EACCES, other)",
-        labels=["command", "syscall", "error_type"],
-    )
-    duration = HistogramMetricFamily(
-        "vrift_syscall_duration_seconds",
-        "Latency of timed calls" + (f" ({note})" if (note := snapshot.session.timing_note) else ""),
-        labels=["command", "syscall"],
-    )
-    io = CounterMetricFamily(
-        "vrift_io_bytes", "Bytes read and written through wrapped calls", labels=["command", "direction"]
-    )
-    procs = CounterMetricFamily(
-        "vrift_processes", "Process images that made counted calls", labels=["command"]
-    )
+    calls = family(cat.SYSCALL_CALLS)
+    errors = family(cat.SYSCALL_ERRORS)
+    duration = family(cat.SYSCALL_DURATION, snapshot.session.timing_note or "")
+    io = family(cat.IO)
+    procs = family(cat.PROCESSES)
     for cmd in snapshot.commands:
         c = cmd.command
         procs.add_metric([c], cmd.processes)
@@ -61,7 +61,7 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
                 for le, n in zip(le_bounds(len(st.histogram)), st.histogram, strict=True):
                     cumulative += n
                     buckets.append((le, cumulative))
-                duration.add_metric([c, op], buckets, st.latency_ns / 1e9)
+                duration.add_metric([c, op], buckets, cat.SYSCALL_DURATION.value(st.latency_ns))
         for direction, key in (("read", "bytes_read"), ("write", "bytes_written")):
             if key in cmd.counters:
                 io.add_metric([c, direction], cmd.counters[key])
@@ -69,15 +69,11 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
     yield from counter_families(snapshot)
     yield from vfs_families(snapshot)
 
-    start = GaugeMetricFamily(
-        "vrift_session_start_time_seconds", "When the session (or its last reset) started, Unix time"
-    )
-    start.add_metric([], max(s.start_realtime_ns, s.reset_realtime_ns) / 1e9)
-    running = GaugeMetricFamily("vrift_session_running", "1 while the session counts, 0 when stopped")
+    start = family(cat.SESSION_START)
+    start.add_metric([], cat.SESSION_START.value(max(s.start_realtime_ns, s.reset_realtime_ns)))
+    running = family(cat.SESSION_RUNNING)
     running.add_metric([], 1 if s.enabled else 0)
-    overflow = CounterMetricFamily(
-        "vrift_session_slots_overflowed", "Process images counted in the shared overflow slot"
-    )
+    overflow = family(cat.SLOTS_OVERFLOWED)
     overflow.add_metric([], s.slots_overflowed)
     yield from (start, running, overflow)
 
@@ -85,45 +81,29 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
 def counter_families(snapshot: Snapshot) -> Iterator[Metric]:
     """Every other scalar counter (VFS, cache, copy-on-write...), per command,
     in base units: vrift_<name>_total, _bytes_total, _seconds_total."""
-    names = sorted({k for c in snapshot.commands for k in c.counters} - {"bytes_read", "bytes_written"})
-    for name in names:
-        unit = counter_unit(name)
-        metric = "vrift_" + name.replace("_ns_", "_").removesuffix("_ns")
-        if unit == "bytes":
-            metric = metric.removesuffix("_bytes") + "_bytes"
-        elif unit == "ns":
-            metric += "_seconds"
-        fam = CounterMetricFamily(metric, f"vrift counter {name} ({unit})", labels=["command"])
+    for name, metric in cat.counter_metrics(snapshot):
+        fam = family(metric)
         for cmd in snapshot.commands:
-            v = cmd.counters.get(name, 0)
-            fam.add_metric([cmd.command], v / 1e9 if unit == "ns" else v)
+            fam.add_metric([cmd.command], metric.value(cmd.counters.get(name, 0)))
         yield fam
 
 
 def vfs_families(snapshot: Snapshot) -> Iterator[Metric]:
     """What the VFS contributed, as `vrift profile show` and the JSON export
-    compute it: session-wide gauges (no command label), absent when the
-    session had no projection. Gauges, not counters: the time saved is an
-    estimate recomputed from running means, so it can go down."""
+    compute it: session-wide (no command label), absent when the session had
+    no projection."""
     from vrift_profile.vfsstats import contribution
 
     v = contribution(snapshot)
     if v is None:
         return
     if v.time_saved_ns is not None:
-        saved = GaugeMetricFamily(
-            "vrift_vfs_time_saved_seconds",
-            "Estimated time the VFS saved: served calls x mean real call of the class - serving time",
-        )
-        saved.add_metric([], v.time_saved_ns / 1e9)
+        saved = family(cat.VFS_TIME_SAVED)
+        saved.add_metric([], cat.VFS_TIME_SAVED.value(v.time_saved_ns))
         yield saved
-    original = GaugeMetricFamily(
-        "vrift_vfs_original_bytes", "Bytes of the session's projections as ingested, before dedup"
-    )
+    original = family(cat.VFS_ORIGINAL_BYTES)
     original.add_metric([], v.original_bytes)
-    stored = GaugeMetricFamily(
-        "vrift_vfs_stored_bytes", "Distinct content bytes stored for the session's projections"
-    )
+    stored = family(cat.VFS_STORED_BYTES)
     stored.add_metric([], v.stored_bytes)
     yield from (original, stored)
 
@@ -136,7 +116,10 @@ class SnapshotCollector:
         self.session_path = session_path
 
     def collect(self) -> Iterator[Metric]:
-        snap = self.snapshot if self.snapshot is not None else read_profile(self.session_path)
+        snap = self.snapshot
+        if snap is None:
+            assert self.session_path is not None  # constructed with one or the other
+            snap = read_profile(self.session_path)
         yield from families(snap)
 
 

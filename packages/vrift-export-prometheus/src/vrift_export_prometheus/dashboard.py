@@ -3,8 +3,8 @@ Prometheus (`vrift profile dashboard -o vrift-grafana.json`).
 
 Built with grafana-foundation-sdk, Grafana Labs' typed builders, so the
 JSON is a dashboard model Grafana imports rather than something typed by
-hand. Every expression names a metric that collector.py writes: keep the
-two in step (tests/exporters/test_grafana_prometheus.py runs each one
+hand. Every expression names a metric of vrift_profile.metrics_catalogue, the
+list collector.py writes from (tests/exporters/test_grafana_prometheus.py runs each one
 against a real Prometheus and compares it with the JSON export).
 
 Panels read one Prometheus data source, chosen by the `datasource`
@@ -34,6 +34,24 @@ from grafana_foundation_sdk.models.common import (
     TooltipDisplayMode,
 )
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+from vrift_profile import metrics_catalogue as cat
+
+# The series the panels query, named by the metric catalogue that collector.py writes from.
+CALLS = cat.SYSCALL_CALLS.prom_sample
+ERRORS = cat.SYSCALL_ERRORS.prom_sample
+LATENCY_BUCKET = cat.SYSCALL_DURATION.prom_name + "_bucket"
+TIME_IN_CALLS = cat.SYSCALL_DURATION.prom_name + "_sum"
+IO_BYTES = cat.IO.prom_sample
+PROCESSES = cat.PROCESSES.prom_sample
+RUNNING = cat.SESSION_RUNNING.prom_sample
+VFS_HANDLED = cat.counter_metric("vfs_handled", "events").prom_sample
+VFS_PASSTHROUGH = cat.counter_metric("vfs_passthrough", "events").prom_sample
+VFS_ORIGINAL = cat.VFS_ORIGINAL_BYTES.prom_sample
+VFS_STORED = cat.VFS_STORED_BYTES.prom_sample
+VFS_TIME_SAVED = cat.VFS_TIME_SAVED.prom_sample
+
+# The panel builders a row holds (each takes an id: the SDK gives every panel the same default).
+Panel = stat.Panel | timeseries.Panel | table.Panel
 
 UID = "vrift-profile"
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
@@ -109,67 +127,65 @@ def _rate(metric: str, match: str = COMMANDS) -> str:
 
 
 def _quantile(q: float) -> str:
-    return f"histogram_quantile({q}, {_by('syscall, le', _rate('vrift_syscall_duration_seconds_bucket'))})"
+    return f"histogram_quantile({q}, {_by('syscall, le', _rate(LATENCY_BUCKET))})"
 
 
-def overview() -> list[Builder]:
-    calls = f"sum({_sel('vrift_syscall_calls_total')})"
+def overview() -> list[Panel]:
+    calls = f"sum({_sel(CALLS)})"
     return [
         _stat("Calls", calls, "short", "File-system calls counted since the session started"),
         _stat(
             "Call rate",
-            f"sum({_rate('vrift_syscall_calls_total')})",
+            f"sum({_rate(CALLS)})",
             "ops",
             "Calls per second now (all operations)",
         ),
         _stat(
             "Time in calls",
-            f"sum({_sel('vrift_syscall_duration_seconds_sum')})",
+            f"sum({_sel(TIME_IN_CALLS)})",
             "s",
             "Time spent inside counted calls since the session started (sampled classes: estimates)",
         ),
         _stat(
             "Failed calls",
-            f"sum({_sel('vrift_syscall_errors_total')}) / {calls}",
+            f"sum({_sel(ERRORS)}) / {calls}",
             "percentunit",
             "Share of calls that returned an error, since the session started",
         ),
-        _stat(
-            "Processes", f"sum({_sel('vrift_processes_total')})", "short", "Process images that made calls"
-        ),
+        _stat("Processes", f"sum({_sel(PROCESSES)})", "short", "Process images that made calls"),
         _stat(
             "Sessions counting",
-            f"sum({_sel('vrift_session_running', ENDPOINTS)})",
+            f"sum({_sel(RUNNING, ENDPOINTS)})",
             "short",
             "Scraped sessions that are counting (vrift profile start); stopped ones count 0",
         ),
     ]
 
 
-def calls_by_operation() -> list[Builder]:
+def calls_by_operation() -> list[Panel]:
     return [
         _series(
             "Call rate by operation",
             "ops",
             "Calls per second, by operation class",
-            _query(_by("syscall", _rate("vrift_syscall_calls_total")), "{{syscall}}"),
+            _query(_by("syscall", _rate(CALLS)), "{{syscall}}"),
         ),
         _series(
             "Time in calls by operation",
             "s",
             "Seconds spent inside calls per second of wall time (over 1 with parallel processes)",
-            _query(_by("syscall", _rate("vrift_syscall_duration_seconds_sum")), "{{syscall}}"),
+            _query(_by("syscall", _rate(TIME_IN_CALLS)), "{{syscall}}"),
         ),
         _series(
             "I/O through wrapped calls",
             "Bps",
             "Bytes per second read and written by counted calls",
-            _query(_by("direction", _rate("vrift_io_bytes_total")), "{{direction}}"),
+            _query(_by("direction", _rate(IO_BYTES)), "{{direction}}"),
         ),
     ]
 
 
-def latency() -> list[Builder]:
+def latency() -> list[Panel]:
     why = (
         "from vrift's log2 latency buckets: Prometheus interpolates inside a bucket, "
         "so the value is within a factor of 2 of the truth (show prints the bucket's upper bound)"
@@ -187,24 +203,24 @@ def latency() -> list[Builder]:
     ]
 
 
-def errors() -> list[Builder]:
+def errors() -> list[Panel]:
     enoent = f'{COMMANDS},error_type="ENOENT"'
     return [
         _series(
             "Errors by type",
             "ops",
             "Failed calls per second: ENOENT, EACCES, other",
-            _query(_by("error_type", _rate("vrift_syscall_errors_total")), "{{error_type}}"),
+            _query(_by("error_type", _rate(ERRORS)), "{{error_type}}"),
         ),
         _series(
             "ENOENT by operation",
             "ops",
             "Calls per second that found no such file, by operation (probing paths that do not exist)",
-            _query(_by("syscall", _rate("vrift_syscall_errors_total", enoent)), "{{syscall}}"),
+            _query(_by("syscall", _rate(ERRORS, enoent)), "{{syscall}}"),
         ),
         _stat(
             "Errors since the session started",
-            _by("error_type", _sel("vrift_syscall_errors_total")),
+            _by("error_type", _sel(ERRORS)),
             "short",
             "Failed calls by type since the session started",
             "{{error_type}}",
@@ -212,11 +228,11 @@ def errors() -> list[Builder]:
     ]
 
 
-def vfs() -> list[Builder]:
-    handled = f"sum({_sel('vrift_vfs_handled_total')})"
-    passthrough = f"sum({_sel('vrift_vfs_passthrough_total')})"
-    original = f"sum({_sel('vrift_vfs_original_bytes', ENDPOINTS)})"
-    stored = f"sum({_sel('vrift_vfs_stored_bytes', ENDPOINTS)})"
+def vfs() -> list[Panel]:
+    handled = f"sum({_sel(VFS_HANDLED)})"
+    passthrough = f"sum({_sel(VFS_PASSTHROUGH)})"
+    original = f"sum({_sel(VFS_ORIGINAL, ENDPOINTS)})"
+    stored = f"sum({_sel(VFS_STORED, ENDPOINTS)})"
     return [
         _stat(
             "VFS handled",
@@ -227,7 +243,7 @@ def vfs() -> list[Builder]:
         ),
         _stat(
             "Time saved (estimate)",
-            f"sum({_sel('vrift_vfs_time_saved_seconds', ENDPOINTS)})",
+            f"sum({_sel(VFS_TIME_SAVED, ENDPOINTS)})",
             "s",
             "Served calls x mean real call of the class - serving time (docs/vfs.md); "
             "for the whole session: the Command filter does not apply",
@@ -243,14 +259,14 @@ def vfs() -> list[Builder]:
             "VFS handled vs passthrough",
             "ops",
             "Path calls per second on a projection: answered by the VFS, or passed to the file system",
-            _query(f"sum({_rate('vrift_vfs_handled_total')})", "handled", "A"),
-            _query(f"sum({_rate('vrift_vfs_passthrough_total')})", "passthrough", "B"),
+            _query(f"sum({_rate(VFS_HANDLED)})", "handled", "A"),
+            _query(f"sum({_rate(VFS_PASSTHROUGH)})", "passthrough", "B"),
             stacked=True,
         ),
     ]
 
 
-def commands() -> list[Builder]:
+def commands() -> list[Panel]:
     def column(ref: str, expr: str) -> Dataquery:
         return _query(expr, ref=ref, instant=True).format(PromQueryFormat.TABLE)
 
@@ -259,10 +275,10 @@ def commands() -> list[Builder]:
         .title("Commands since the session started")
         .description("Processes, calls, time in calls and failed calls per command")
         .datasource(DATASOURCE)
-        .with_target(column("A", _by("command", _sel("vrift_processes_total"))))
-        .with_target(column("B", _by("command", _sel("vrift_syscall_calls_total"))))
-        .with_target(column("C", _by("command", _sel("vrift_syscall_duration_seconds_sum"))))
-        .with_target(column("D", _by("command", _sel("vrift_syscall_errors_total"))))
+        .with_target(column("A", _by("command", _sel(PROCESSES))))
+        .with_target(column("B", _by("command", _sel(CALLS))))
+        .with_target(column("C", _by("command", _sel(TIME_IN_CALLS))))
+        .with_target(column("D", _by("command", _sel(ERRORS))))
         # One row per command: join the four instant queries on `command`.
         .with_transformation(model.DataTransformerConfig(id_val="merge", options={}))
         .with_transformation(
@@ -288,13 +304,13 @@ def commands() -> list[Builder]:
             "Call rate by command",
             "ops",
             "Calls per second, by command (cc1, make, python3...)",
-            _query(_by("command", _rate("vrift_syscall_calls_total")), "{{command}}"),
+            _query(_by("command", _rate(CALLS)), "{{command}}"),
         ),
         _series(
             "Time in calls by command",
             "s",
             "Seconds spent inside calls per second of wall time, by command",
-            _query(_by("command", _rate("vrift_syscall_duration_seconds_sum")), "{{command}}"),
+            _query(_by("command", _rate(TIME_IN_CALLS)), "{{command}}"),
         ),
         totals,
     ]
@@ -318,10 +334,8 @@ def variables() -> list[Builder]:
 
     return [
         gd.DatasourceVariable("datasource").id("datasource").label("Data source").type("prometheus"),
-        labels("instance", "vrift serve", "label_values(vrift_session_running, instance)"),
-        labels(
-            "command", "Command", 'label_values(vrift_syscall_calls_total{instance=~"$instance"}, command)'
-        ),
+        labels("instance", "vrift serve", f"label_values({RUNNING}, instance)"),
+        labels("command", "Command", f'label_values({CALLS}{{instance=~"$instance"}}, command)'),
     ]
 
 

@@ -20,7 +20,8 @@ _LAZY = {
     "ProfileError": "errors",
     "ProfileFormatError": "errors",
     "SessionError": "errors",
-    "ExportError": "exporting",
+    "UsageError": "errors",
+    "ExportError": "errors",
     "Exporter": "exporting",
     "ExporterRegistry": "exporting",
     "write_output": "exporting",
@@ -53,6 +54,7 @@ __all__ = [
     "SessionError",
     "SessionInfo",
     "Snapshot",
+    "UsageError",
     "create_session",
     "current_session",
     "hookimpl",
@@ -83,8 +85,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .errors import ProfileError, ProfileFormatError, SessionError
-    from .exporting import Exporter, ExporterRegistry, ExportError, write_output
+    from .errors import ExportError, ProfileError, ProfileFormatError, SessionError, UsageError
+    from .exporting import Exporter, ExporterRegistry, write_output
     from .hookspecs import hookimpl
     from .loading import load, load_json
     from .paths import current_session, resolve_session, run_dir, set_current

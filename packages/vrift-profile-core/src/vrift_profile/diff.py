@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ProfileError
+from .errors import UsageError
 from .snapshot import OpStats, Snapshot
 
 PERCENTILES = {"p50": 0.50, "p90": 0.90, "p99": 0.99}
@@ -154,7 +154,7 @@ def _check_metric(metric: str) -> None:
         op, _, field = metric.rpartition(".")
         if op and field in _OP_FIELDS:
             return
-    raise ProfileError(
+    raise UsageError(
         f"bad --fail-if metric {metric!r} (one of {', '.join(sorted(_TOTALS - {'time_ns', 'duration_ns'}))}, "
         f"OP.{{{','.join(sorted(_OP_FIELDS))}}} or command:NAME.{{calls,time,processes}})"
     )
@@ -177,7 +177,7 @@ class Threshold:
     def parse(cls, text: str) -> Threshold:
         m = _RULE.match(text)
         if not m:
-            raise ProfileError(f"bad --fail-if {text!r} (expected METRIC>N% or METRIC>N, e.g. time>5%)")
+            raise UsageError(f"bad --fail-if {text!r} (expected METRIC>N% or METRIC>N, e.g. time>5%)")
         _check_metric(m.group(1))  # before any work: a typo must not cost a whole diff
         return cls(m.group(1), float(m.group(2)), m.group(3) == "%", text.strip())
 
@@ -197,7 +197,7 @@ class Threshold:
             field, field
         )
         if key not in ("calls", "errors", "time_ns", "mean_ns", "p50_ns", "p90_ns", "p99_ns"):
-            raise ProfileError(f"bad --fail-if metric {m!r}")
+            raise UsageError(f"bad --fail-if metric {m!r}")
         for e in d.ops:
             if e.name == op:
                 return e.changes[key]

@@ -15,6 +15,14 @@ class SessionError(ProfileError):
     """No session to act on, or the session file/directory cannot be used safely."""
 
 
+class UsageError(ProfileError):
+    """A bad flag, port or value: what the user typed cannot work, whatever the files hold."""
+
+
+class ExportError(ProfileError):
+    """An export could not be done (unknown or broken format, unreachable endpoint, ...)."""
+
+
 def open_failed(path: object, e: OSError) -> ProfileFormatError:
     """The one-line error for a profile (or export) that cannot be opened."""
     if isinstance(e, FileNotFoundError):

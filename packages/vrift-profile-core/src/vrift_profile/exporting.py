@@ -22,14 +22,10 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import ProfileError
+from .errors import ExportError
 from .snapshot import Snapshot
 
 DISABLE_AUTOLOAD_ENV = "VRIFT_DISABLE_PLUGIN_AUTOLOAD"
-
-
-class ExportError(ProfileError):
-    """An export could not be done (unknown or broken format, unreachable endpoint, ...)."""
 
 
 class Exporter:
@@ -84,7 +80,15 @@ def write_output(data: bytes, output: str | os.PathLike[str] | None, *, mode: in
 
 
 class ExporterRegistry:
-    """All exporters installed (plus any registered by hand)."""
+    """All exporters installed (plus any registered by hand).
+
+    Exporters are asked for through pluggy (`pm.hook.vrift_exporters()`),
+    so only functions marked `@hookimpl` count and pluggy checks their
+    signature against the hookspec when the plugin registers. What pluggy
+    does not give is isolation: one raising hookimpl ends the whole call.
+    So when the joint call fails, each plugin is asked alone, and only the
+    one that raises is marked broken.
+    """
 
     def __init__(self, autoload: bool | None = None) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
@@ -108,22 +112,66 @@ class ExporterRegistry:
                 self._broken[ep.name] = FormatInfo(ep.name, "", dist, f"{type(e).__name__}: {e}")
 
     def register(self, plugin: ModuleType | Any, name: str | None = None, package: str = "") -> None:
-        name = name or getattr(plugin, "__name__", repr(plugin))
-        self.pm.register(plugin, name=name)
-        self._packages[name] = package or getattr(plugin, "__name__", name).split(".")[0]
+        """Register a plugin module (or object). Raises ExportError when
+        pluggy finds a hookimpl whose signature the hookspec does not allow,
+        or when the plugin implements no vrift hook at all (a missing
+        `@hookimpl` is the usual cause)."""
+        name = name or str(getattr(plugin, "__name__", repr(plugin)))
+        try:
+            self.pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as e:  # pluggy's words, on one line
+            raise ExportError("; ".join(str(e).splitlines()[1:]) or str(e)) from None
+        callers = self.pm.get_hookcallers(plugin) or []
+        unknown = sorted(c.name for c in callers if c.spec is None)
+        if unknown or not callers:
+            self.pm.unregister(plugin)
+            if unknown:
+                raise ExportError(
+                    f"hookimpl {', '.join(unknown)} is not a vrift hook (known: vrift_exporters)"
+                )
+            raise ExportError("no @hookimpl vrift_exporters (is the decorator missing?)")
+        self._packages[name] = package or str(getattr(plugin, "__name__", name)).split(".")[0]
+
+    def _ask_each(self) -> list[tuple[str, list[Exporter] | BaseException]]:
+        """Every plugin's answer, or the exception it raised, in pluggy's call order."""
+        impls = self.pm.hook.vrift_exporters.get_hookimpls()[::-1]  # pluggy calls the last registered first
+        try:
+            answers = self.pm.hook.vrift_exporters()
+        except Exception:
+            answers = None
+        if answers is not None and len(answers) == len(impls):
+            return [(impl.plugin_name, answer) for impl, answer in zip(impls, answers, strict=True)]
+        out: list[tuple[str, list[Exporter] | BaseException]] = []
+        for impl in impls:
+            others = [i.plugin for i in impls if i is not impl]
+            try:
+                alone = self.pm.subset_hook_caller("vrift_exporters", remove_plugins=others)()
+                out.append((impl.plugin_name, alone[0] if alone else TypeError("returned None")))
+            except Exception as e:
+                out.append((impl.plugin_name, e))
+        return out
 
     def _exporters(self) -> tuple[dict[str, tuple[Exporter, str]], dict[str, FormatInfo]]:
         found: dict[str, tuple[Exporter, str]] = {}
         broken = dict(self._broken)
-        for plugin_name, plugin in self.pm.list_name_plugin():
+        for plugin_name, answer in self._ask_each():
             package = self._packages.get(plugin_name, plugin_name)
-            impl = getattr(plugin, "vrift_exporters", None)
+            if isinstance(answer, BaseException):
+                broken[plugin_name] = FormatInfo(
+                    plugin_name, "", package, f"{type(answer).__name__}: {answer}"
+                )
+                continue
             try:
-                exporters = list(impl() if impl else [])
-            except Exception as e:
-                broken[plugin_name] = FormatInfo(plugin_name, "", package, f"{type(e).__name__}: {e}")
+                exporters = list(answer)
+            except TypeError as e:
+                broken[plugin_name] = FormatInfo(plugin_name, "", package, f"TypeError: {e}")
                 continue
             for exp in exporters:
+                if not (isinstance(getattr(exp, "name", None), str) and exp.name and hasattr(exp, "export")):
+                    broken[plugin_name] = FormatInfo(
+                        plugin_name, "", package, f"returned {exp!r}, not a named vrift Exporter"
+                    )
+                    continue
                 found.setdefault(exp.name, (exp, package))
         return found, broken
 

@@ -147,7 +147,7 @@ class LazyImages(Sequence):
             self._images, self._decode = self._decode(), None
         return self._images
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         return self._all()[i]
 
     def __len__(self) -> int:

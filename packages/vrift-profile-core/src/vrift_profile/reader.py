@@ -459,7 +459,7 @@ def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapsh
     live = c("VRIFT_SLOT_LIVE")
     # 1.4: a thread row names its image's slot; before, the field is 0
     owner_off = ffi.offsetof("struct vrift_slot_head", "owner_slot")
-    images: set[int] = set()
+    seen_images: set[int] = set()
     groups: dict[str, _Totals] = {}
     for i in range(header.slots_used):
         base = i * header.slot_size
@@ -487,8 +487,8 @@ def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapsh
         if header.minor >= 4:
             owner = int.from_bytes(slots[base + owner_off : base + owner_off + 4], "little")
         image = owner or i
-        if image not in images:
-            images.add(image)
+        if image not in seen_images:
+            seen_images.add(image)
             totals.processes += 1
 
     commands = [CommandStats(name, t.processes, t.op_stats(), t.counters) for name, t in groups.items()]

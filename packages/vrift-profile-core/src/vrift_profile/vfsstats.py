@@ -24,8 +24,10 @@ the session's projections of original bytes minus distinct stored bytes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .snapshot import Snapshot
+if TYPE_CHECKING:  # Snapshot.to_dict() asks this module for the VFS block: no import back
+    from .snapshot import Snapshot
 
 SERVED_OPS = ("stat", "lstat", "fstat", "statx", "access", "readlink")
 

@@ -48,7 +48,8 @@ def pinned(store: Store) -> dict[Path, list[Projection]]:
 def live_versions(store: Store) -> tuple[list[versions.Version], list[versions.Version]]:
     """(kept: current or pinned, old: the rest) over every name."""
     pins = pinned(store)
-    keep, old = [], []
+    keep: list[versions.Version] = []
+    old: list[versions.Version] = []
     for name in versions.names(store):
         vs = versions.versions(store, name)
         for v in vs:

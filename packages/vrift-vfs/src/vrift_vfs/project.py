@@ -242,7 +242,7 @@ def umount(store: Store, dest: str | os.PathLike[str], force: bool = False) -> t
 
 def list_projections(store: Store) -> list[Projection]:
     """This store's projections (the registry is per user, shared by stores)."""
-    out = []
+    out: list[Projection] = []
     if not store.projections.is_dir():
         return out
     for f in sorted(store.projections.glob("*.proj")):

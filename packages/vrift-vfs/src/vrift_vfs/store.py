@@ -131,7 +131,7 @@ class Store:
     def key_path(self, key: str) -> Path:
         return self.blobs / key[:2] / key[2:]
 
-    def put_file(self, src: str | os.PathLike[str], executable: bool) -> tuple[str, int, bool]:
+    def put_file(self, src: str | bytes | os.PathLike[str], executable: bool) -> tuple[str, int, bool]:
         """Store the content of `src`: (blake3 hex, size, newly stored?). One read pass.
 
         A blob already in place is left untouched (dedup). A new one is
@@ -166,7 +166,7 @@ class Store:
         except OSError as e:
             if e.errno in (errno.EROFS, errno.EACCES, errno.ENOSPC, errno.EDQUOT):
                 raise VfsError(f"store {self.root}: cannot write blob: {why(e)}") from None
-            raise VfsError(f"cannot read {src}: {why(e)}") from None
+            raise VfsError(f"cannot read {os.fsdecode(src)}: {why(e)}") from None
         finally:
             if tmp:
                 with contextlib.suppress(OSError):

@@ -1,4 +1,5 @@
-"""`vrift profile diff`: deltas sorted by impact, JSON for CI, --fail-if gates."""
+"""`vrift profile diff` (the command): text and JSON output, --fail-if gates, one-line errors.
+The comparison itself is tested in tests/profile_core/test_diff.py."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ import subprocess
 from pathlib import Path
 
 from helpers import profiled_env, vrift
-from vrift_profile import create_session, load
-from vrift_profile.diff import Threshold, diff
+from vrift_profile import create_session
 
 
 def run_session(path: Path, cbin: Path, lib: Path, n: int, missing: int) -> Path:
@@ -28,13 +28,6 @@ def test_diff_numbers_and_gates(cbin: Path, shim_lib: Path, tmp_path: Path, rund
     # B as a JSON export: diff accepts either form
     bj = tmp_path / "b.json"
     vrift("profile", "export", "--path", str(b), "-o", str(bj))
-
-    d = diff(load(a), load(bj))
-    # the stats, and the one stdio flush of stat_loop's report line (a write)
-    assert d.totals["calls"].a == 1011 and d.totals["calls"].b == 1511
-    stat = next(e for e in d.ops if e.name == "stat")
-    assert stat.changes["calls"].percent == 50.0
-    assert d.ops[0].impact >= d.ops[-1].impact
 
     out = vrift("profile", "diff", str(a), str(bj), "--format", "json").stdout
     data = json.loads(out)
@@ -68,9 +61,3 @@ def test_bad_rules_and_inputs_are_one_line(tmp_path: Path, rundir):
     r = vrift("profile", "diff", str(p), str(junk), check=False)
     assert r.returncode == 2 and "malformed vrift JSON export" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
-
-
-def test_threshold_grammar():
-    t = Threshold.parse("open.p99 > +20%")
-    assert (t.metric, t.limit, t.relative) == ("open.p99", 20.0, True)
-    assert Threshold.parse("command:cc1.time>1000000").relative is False
