@@ -20,7 +20,7 @@ from vrift_profile.layout import op_names
 ROOT = Path(__file__).resolve().parents[2]
 CSRC = ROOT / "packages" / "vrift-shim" / "csrc"
 DOC = ROOT / "docs" / "symbols.md"
-WRAPPER_FILES = ("interpose.c", "exec.c", "realpath.c")
+WRAPPER_FILES = ("interpose.c", "exec.c", "realpath.c", "lifetime.c")
 # Classes that are not an op row: a wrapper that counts by flags or by
 # syscall number, one that counts nothing, and the one exported helper.
 OTHER_CLASSES = {"stat, lstat or fstat", "by number", "not counted", "(not a wrapper)"}

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from vrift_profile import create_session, read_profile, set_enabled
 from vrift_profile.launch import shim_environment
-from vrift_profile.lifetimes import record_launched_status
+from vrift_profile.writer import record_launched_status
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = 'ls / >/dev/null; sh -c "kill -9 \\$\\$"; exit 3'

@@ -450,7 +450,7 @@ def profile_run(args: argparse.Namespace) -> int:
             if sampler is not None:
                 sampler.stop()
         set_enabled(path, False)
-        from vrift_profile.lifetimes import record_launched_status
+        from vrift_profile.writer import record_launched_status
 
         try:
             record_launched_status(path, proc.pid, rc)  # its slot's exit status (format 1.5)

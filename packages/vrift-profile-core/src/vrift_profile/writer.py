@@ -321,3 +321,28 @@ class SyntheticWriter:
         if name not in names:
             raise SessionError(f"unknown counter {name!r}")
         self._counters(idx).misc[names.index(name)] += value
+
+
+def record_launched_status(path: str | os.PathLike[str], pid: int, returncode: int) -> bool:
+    """`vrift profile run` saw its child end: record the status (and, if the
+    child could not record its end itself, the reaping time) in the child's
+    newest image slot. Returns whether a slot was found."""
+    ffi = _ffi.ffi()
+    live = c("VRIFT_SLOT_LIVE")
+    status = (-returncode & 0x7F) if returncode < 0 else (returncode & 0xFF) << 8
+    me = os.getpid()
+    with open_live(path) as (_, h):
+        base = ffi.cast("char *", h)
+        used = min(int(h.slots_next), int(h.slot_count))  # type: ignore[attr-defined]
+        for i in range(used - 1, 0, -1):
+            s = ffi.cast("struct vrift_slot *", base + h.slots_offset + i * h.slot_size)  # type: ignore[attr-defined]
+            if s.head.state != live or s.head.pid != pid or s.head.owner_slot:
+                continue
+            if s.head.ppid != me:
+                return False
+            if not s.life.end_realtime_ns:  # it could not record its end itself
+                s.life.end_realtime_ns = time.clock_gettime_ns(time.CLOCK_REALTIME)
+            s.life.status = status
+            s.life.status_from = c("VRIFT_STATUS_LAUNCHER")  # stored last
+            return True
+    return False
