@@ -63,6 +63,8 @@ def test_known_counts(version: str, tmp_path: Path):
     assert (o.calls, o.errors, o.enoent, o.eacces, o.latency_ns) == (7, 2, 1, 1, 7000)
     assert o.histogram[9] == 5 and o.histogram[10] == 2 and sum(o.histogram) == 7
     assert synthetic.counters["bytes_written"] == 4096
+    # units as the file's field table declared them
+    assert snap.unit("bytes_read") == snap.unit("bytes_written") == "bytes"
 
     # timing: 1.0-1.2 timed readdir alone, 1 in 16; 1.3 names its sample in the header
     sampled = DEFAULT_SAMPLED if minor >= 3 else ("readdir",)
@@ -84,6 +86,11 @@ def test_known_counts(version: str, tmp_path: Path):
         assert (c["vfs_served_calls_stat"], c["vfs_served_ns_stat"]) == (4, 400)
         assert (c["vfs_shadow_calls_stat"], c["vfs_shadow_ns_stat"]) == (2, 3000)
         assert (c["cow_copies"], c["cow_bytes"]) == (1, 123)
+        assert (snap.unit("vfs_served_ns_stat"), snap.unit("cow_bytes"), snap.unit("cow_copies")) == (
+            "ns",
+            "bytes",
+            "events",
+        )
         assert snap.projections == ((1000, 600),)
     else:
         assert "vfs_handled" not in snap.counters and snap.projections == ()

@@ -64,6 +64,11 @@ static const struct {
     [VRIFT_MISC_UNSEEN_NO_PRELOAD] = {"unseen_no_preload", VRIFT_UNITOF_UNSEEN_NO_PRELOAD},
 };
 
+/* The row of member `m` (M in capitals) of struct vrift_op_stats: named
+ * after the member, its unit VRIFT_OPUNITOF_M. Python reads the members
+ * from the header; test_vectors.py proves both tables are the same. */
+#define OP_ROW(m, M, kind, count)                                                              \
+    put_field(f++, n, #m, kind, VRIFT_OPUNITOF_##M, count, base + offsetof(struct vrift_op_stats, m))
 #define FIELDS_PER_OP 6
 /* per op, then the scalars, then (1.3) each op's timed_calls */
 #define FIELD_COUNT (VRIFT_OP_COUNT * FIELDS_PER_OP + VRIFT_MISC_COUNT + VRIFT_OP_COUNT)
@@ -149,24 +154,18 @@ void vr_layout_write(struct vrift_header *h, uint32_t slot_count, const char *cr
     for (int op = 0; op < VRIFT_OP_COUNT; op++) {
         size_t base = offsetof(struct vrift_counters, op) + (size_t)op * sizeof(struct vrift_op_stats);
         const char *n = op_names[op];
-        put_field(f++, n, "calls", VRIFT_KIND_COUNTER, VRIFT_UNIT_EVENTS, 1,
-                  base + offsetof(struct vrift_op_stats, calls));
-        put_field(f++, n, "errors", VRIFT_KIND_COUNTER, VRIFT_UNIT_EVENTS, 1,
-                  base + offsetof(struct vrift_op_stats, errors));
-        put_field(f++, n, "enoent", VRIFT_KIND_COUNTER, VRIFT_UNIT_EVENTS, 1,
-                  base + offsetof(struct vrift_op_stats, enoent));
-        put_field(f++, n, "eacces", VRIFT_KIND_COUNTER, VRIFT_UNIT_EVENTS, 1,
-                  base + offsetof(struct vrift_op_stats, eacces));
-        put_field(f++, n, "latency_ns", VRIFT_KIND_COUNTER, VRIFT_UNIT_NANOSECONDS, 1,
-                  base + offsetof(struct vrift_op_stats, latency_ns));
-        put_field(f++, n, "histogram", VRIFT_KIND_HISTOGRAM, VRIFT_UNIT_NANOSECONDS,
-                  VRIFT_HIST_BUCKETS, base + offsetof(struct vrift_op_stats, hist));
+        OP_ROW(calls, CALLS, VRIFT_KIND_COUNTER, 1);
+        OP_ROW(errors, ERRORS, VRIFT_KIND_COUNTER, 1);
+        OP_ROW(enoent, ENOENT, VRIFT_KIND_COUNTER, 1);
+        OP_ROW(eacces, EACCES, VRIFT_KIND_COUNTER, 1);
+        OP_ROW(latency_ns, LATENCY_NS, VRIFT_KIND_COUNTER, 1);
+        OP_ROW(histogram, HISTOGRAM, VRIFT_KIND_HISTOGRAM, VRIFT_HIST_BUCKETS);
     }
     for (int m = 0; m < VRIFT_MISC_COUNT; m++)
         put_field(f++, misc_fields[m].name, NULL, VRIFT_KIND_COUNTER, misc_fields[m].unit, 1,
                   offsetof(struct vrift_counters, misc) + (size_t)m * sizeof(uint64_t));
     for (int op = 0; op < VRIFT_OP_COUNT; op++)
-        put_field(f++, op_names[op], "timed_calls", VRIFT_KIND_COUNTER, VRIFT_UNIT_EVENTS, 1,
+        put_field(f++, op_names[op], "timed_calls", VRIFT_KIND_COUNTER, VRIFT_OPUNITOF_TIMED_CALLS, 1,
                   offsetof(struct vrift_counters, timed) + (size_t)op * sizeof(uint64_t));
 
     /* Slot 0 collects process images that found every slot taken. */

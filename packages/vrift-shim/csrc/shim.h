@@ -28,8 +28,7 @@ _Static_assert(sizeof(struct vrift_preamble) == 32, "preamble is frozen at 32 by
 _Static_assert(sizeof(struct vrift_field) == 64, "field rows are 64 bytes");
 _Static_assert(sizeof(struct vrift_slot_head) == 64, "slot head is one cache line");
 _Static_assert(sizeof(struct vrift_hot_entry) == 64, "hot entry is one cache line");
-/* Header sizes by minor version: 1.0 and 1.1 = 248 bytes, 1.2 = 440. */
-#define VRIFT_HEADER_LEN_1_0 248
+/* Header sizes by minor version: 1.0 and 1.1 = VRIFT_HEADER_LEN_1_0, 1.2 on = 440. */
 _Static_assert(offsetof(struct vrift_header, vfs_projections) == VRIFT_HEADER_LEN_1_0, "1.2 appends");
 _Static_assert(sizeof(struct vrift_header) == 440, "format 1.2 header size");
 _Static_assert(offsetof(struct vrift_header, pre) == 0, "preamble first");
@@ -251,7 +250,7 @@ static inline uint64_t vr_record_as(enum vrift_op op, uint64_t ctl, uint64_t t0,
         uint64_t w = vr_weight(t0);
         ns = vr_elapsed_ns(t0, t1);
         vr_inc(&s->latency_ns, ns * w, shared);
-        vr_inc(&s->hist[vr_bucket(ns)], w, shared);
+        vr_inc(&s->histogram[vr_bucket(ns)], w, shared);
         vr_inc(&c->timed[op], 1, shared);
     }
     if (VR_UNLIKELY(failed))

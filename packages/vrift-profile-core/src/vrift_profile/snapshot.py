@@ -7,14 +7,32 @@ nothing is estimated except where a name says so (`est_total_ns`).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-HIST_BUCKETS = 32  # matches VRIFT_HIST_BUCKETS; the reader checks the file agrees
+
+def _header_constant(name: str) -> int:
+    # On first use, not at import: loading a JSON snapshot needs no header.
+    from ._ffi import constants
+
+    return constants()[name]
 
 
-def bucket_upper_ns(i: int, buckets: int = HIST_BUCKETS) -> float:
+def __getattr__(name: str) -> int:
+    if name == "HIST_BUCKETS":  # VRIFT_HIST_BUCKETS; files carry their own count
+        return _header_constant("VRIFT_HIST_BUCKETS")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _empty_histogram() -> tuple[int, ...]:
+    return (0,) * _header_constant("VRIFT_HIST_BUCKETS")
+
+
+def bucket_upper_ns(i: int, buckets: int | None = None) -> float:
     """Largest latency (ns) bucket i holds: 2^(i+1) - 1; the last bucket is unbounded."""
+    if buckets is None:
+        buckets = _header_constant("VRIFT_HIST_BUCKETS")
     return float("inf") if i >= buckets - 1 else float(2 ** (i + 1) - 1)
 
 
@@ -29,7 +47,7 @@ class OpStats:
     latency_ns: int = 0
     # bucket i counts timed calls that took [2^i, 2^(i+1)) ns (0 ns in bucket 0,
     # the last bucket holds everything longer).
-    histogram: tuple[int, ...] = (0,) * HIST_BUCKETS
+    histogram: tuple[int, ...] = field(default_factory=_empty_histogram)
     # Format 1.3: how many calls were really timed. latency_ns and the
     # histogram are then weighted (a call timed on a 1-in-P sample counts P
     # times): estimates of the total time and of the distribution over all
@@ -204,9 +222,10 @@ class SessionInfo:
         """One line for people: which figures are sampled, or None when exact."""
         if self.sample_period <= 1 or not self.sampled_ops:
             return None
+        first = _header_constant("VRIFT_SAMPLE_EXACT_FIRST")
         return (
             f"{', '.join(self.sampled_ops)} timed on a random 1-in-{self.sample_period} sample "
-            "after each thread's first 64 calls: their times are estimates"
+            f"after each thread's first {first} calls: their times are estimates"
         )
 
     @property
@@ -360,13 +379,26 @@ class UnseenProgram:
         return cls(d["path"], d["command"], int(d["runs"]), tuple(d["reasons"]))
 
 
+def declared_units() -> dict[str, str]:
+    """The unit ("events", "ns" or "bytes") this vrift's header declares for
+    each field name; a file's field table declares the same for the same
+    name (names are append-only)."""
+    from .layout import declared_units
+
+    return declared_units()
+
+
 def counter_unit(name: str) -> str:
-    """Unit of a scalar counter, by vrift's naming rule: "bytes", "ns" or "events"."""
-    if name.startswith("bytes_") or name.endswith("_bytes"):
-        return "bytes"
-    if name.endswith("_ns") or "_ns_" in name:
-        return "ns"
-    return "events"
+    """Deprecated: use Snapshot.unit(name), the unit the file declared.
+
+    The unit this vrift's header declares for the scalar counter `name`
+    ("events" for a name it does not know)."""
+    warnings.warn(
+        "vrift_profile.snapshot.counter_unit is deprecated: use Snapshot.unit(name)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return declared_units().get(name, "events")
 
 
 JSON_FORMAT_VERSION = 1
@@ -389,6 +421,13 @@ class Snapshot:
     projections: tuple[tuple[int, int], ...] = ()
     # Programs run that vrift could not follow (1.4), most runs first
     unseen: tuple[UnseenProgram, ...] = ()
+    # The unit ("events", "ns", "bytes") of each scalar counter, as the
+    # file's field table declared it
+    counter_units: dict[str, str] = field(default_factory=dict)
+
+    def unit(self, name: str) -> str:
+        """The unit of scalar counter `name`: "events", "ns" or "bytes"."""
+        return self.counter_units[name]
 
     @property
     def ops(self) -> dict[str, OpStats]:
@@ -443,6 +482,7 @@ class Snapshot:
                 "by_reason": {r: ctr[f"unseen_{r}"] for r in UNSEEN_REASONS if f"unseen_{r}" in ctr},
                 "programs": [u.to_dict() for u in self.unseen],
             },
+            "counter_units": dict(self.counter_units),
         }
 
     def _vfs_dict(self) -> dict[str, Any]:
@@ -478,4 +518,15 @@ class Snapshot:
                 for p in d.get("vfs", {}).get("projections", [])
             ),
             tuple(UnseenProgram.from_dict(u) for u in d.get("not_seen", {}).get("programs", [])),
+            _counter_units(d),
         )
+
+
+def _counter_units(d: dict[str, Any]) -> dict[str, str]:
+    """A JSON snapshot's counter units; one written before they were exported
+    gets what the header declares for its counters' names."""
+    if "counter_units" in d:
+        return {k: str(v) for k, v in d["counter_units"].items()}
+    names = {k for p in d["processes"] for k in p.get("counters", {})}
+    declared = declared_units()
+    return {k: declared[k] for k in sorted(names) if k in declared}

@@ -5,7 +5,9 @@
  * (C) includes it; vrift_profile (Python) feeds it to cffi's cdef, so it
  * must stay inside the C subset cffi parses: plain structs, enums and
  * integer #defines. No macros with arguments, no expressions in #define,
- * no _Static_assert here (those live in csrc/shim.h).
+ * no _Static_assert here (those live in csrc/shim.h). Every layout fact
+ * Python needs comes from here through cffi (sizeof, offsetof, these
+ * constants and enums); nothing is copied by hand.
  *
  * A session file is:
  *
@@ -27,10 +29,16 @@
 #define VRIFT_PROFILE_H
 #include <stdint.h>
 
+#include "vrift_common.h"
+
 #define VRIFT_MAGIC 0x56524654
-#define VRIFT_BYTE_ORDER_MARK 0x01020304
 #define VRIFT_VERSION_MAJOR 1
 #define VRIFT_VERSION_MINOR 4
+
+/* Header length by minor version: 1.0 and 1.1 wrote the header up to
+ * vfs_projections (248 bytes); 1.2 appended the projection table, and
+ * 1.3 and 1.4 only used reserved space. Frozen: csrc/shim.h checks it. */
+#define VRIFT_HEADER_LEN_1_0 248
 
 /* log2 latency histogram: bucket i holds integer ns in [2^i, 2^(i+1)),
  * bucket 0 also holds 0 ns, the last bucket holds everything >= 2^31 ns. */
@@ -63,6 +71,15 @@
 #define VRIFT_DEFAULT_SAMPLED_OPS 4575
 #define VRIFT_SAMPLE_EXACT_FIRST 64
 
+/* The VFS time-saved baseline (csrc/vfs_serve.c): of every
+ * VRIFT_VFS_SHADOW_PERIOD calls the VFS serves on a thread (a power of
+ * two), the first VRIFT_VFS_SHADOW_RUN are also made for real into a
+ * scratch buffer and timed (the vfs_shadow_* counters), in timing
+ * sessions only. Bursts, not single calls: a real call alone among
+ * served ones finds colder caches than one in a stream. */
+#define VRIFT_VFS_SHADOW_RUN 48
+#define VRIFT_VFS_SHADOW_PERIOD 4096
+
 /* VFS projections recorded per session (format 1.2). */
 #define VRIFT_MAX_PROJECTIONS 8
 
@@ -91,8 +108,7 @@ enum vrift_op {
     VRIFT_OP_COUNT
 };
 
-/* Scalar counters of a slot that are not per operation. Append only.
- * (The VFS counters of RFC-0045 join here when the VFS layer lands.) */
+/* Scalar counters of a slot that are not per operation. Append only. */
 enum vrift_misc {
     VRIFT_MISC_BYTES_READ = 0,
     VRIFT_MISC_BYTES_WRITTEN,
@@ -118,8 +134,9 @@ enum vrift_misc {
     VRIFT_MISC_VFS_SERVED_NS_ACCESS,
     VRIFT_MISC_VFS_SERVED_CALLS_READLINK,
     VRIFT_MISC_VFS_SERVED_NS_READLINK,
-    /* bursts of served calls also made for real, timed (16 of every
-     * 1024): the measured cost of what serving avoids (time-saved baseline) */
+    /* bursts of served calls also made for real, timed (VRIFT_VFS_SHADOW_RUN
+     * of every VRIFT_VFS_SHADOW_PERIOD): the measured cost of what serving
+     * avoids (time-saved baseline) */
     VRIFT_MISC_VFS_SHADOW_CALLS_STAT,
     VRIFT_MISC_VFS_SHADOW_NS_STAT,
     VRIFT_MISC_VFS_SHADOW_CALLS_LSTAT,
@@ -186,10 +203,25 @@ enum vrift_field_kind {
     VRIFT_KIND_HISTOGRAM = 2    /* `count` u64 log2-ns buckets */
 };
 
+/* Readers name a unit after its member: "events", "ns", "bytes". */
 enum vrift_unit {
     VRIFT_UNIT_EVENTS = 1,
-    VRIFT_UNIT_NANOSECONDS = 2,
+    VRIFT_UNIT_NS = 2,
     VRIFT_UNIT_BYTES = 3
+};
+
+/* The unit (enum vrift_unit) of each member of struct vrift_op_stats,
+ * named after it: the field table has a row OP.MEMBER for each (an array
+ * member is a histogram), then, after the misc counters, OP.timed_calls
+ * (1.3, struct vrift_counters.timed). */
+enum vrift_op_field_unit {
+    VRIFT_OPUNITOF_CALLS = 1,
+    VRIFT_OPUNITOF_ERRORS = 1,
+    VRIFT_OPUNITOF_ENOENT = 1,
+    VRIFT_OPUNITOF_EACCES = 1,
+    VRIFT_OPUNITOF_LATENCY_NS = 2,
+    VRIFT_OPUNITOF_HISTOGRAM = 2,
+    VRIFT_OPUNITOF_TIMED_CALLS = 1
 };
 
 enum vrift_clock_source {
@@ -347,7 +379,7 @@ struct vrift_op_stats {
     uint64_t enoent;
     uint64_t eacces;
     uint64_t latency_ns;        /* sum over timed calls, each with its weight (1.3; see above) */
-    uint64_t hist[VRIFT_HIST_BUCKETS];
+    uint64_t histogram[VRIFT_HIST_BUCKETS];
 };
 
 struct vrift_counters {
