@@ -17,9 +17,8 @@ from pathlib import Path
 
 from . import _ffi
 from .errors import ProfileFormatError, open_failed
-from .layout import TIMED_CALLS, c, op_fields, unit_names
+from .layout import TIMED_CALLS, c, misc_names, op_fields, unit_names
 from .snapshot import (
-    UNSEEN_REASONS,
     CommandStats,
     HotPath,
     HotPathTable,
@@ -188,9 +187,9 @@ def parse_header(path: Path, head: bytes, actual_size: int) -> Header:
 
 def _timing(h, minor: int) -> dict[str, int]:
     """How calls were timed: from the header (1.3), else the 1.0-1.2 rule
-    (readdir alone, one call in 16)."""
+    (readdir alone, one call in VRIFT_SAMPLE_PERIOD_1_0)."""
     if minor < 3:
-        return {"sample_period": 16, "sampled_ops": 1 << c("VRIFT_OP_READDIR")}
+        return {"sample_period": c("VRIFT_SAMPLE_PERIOD_1_0"), "sampled_ops": 1 << c("VRIFT_OP_READDIR")}
     period, ops = int(h.timing_sample_period), int(h.timing_sampled_ops)
     if period < 2 or period & (period - 1):
         return {"sample_period": 1, "sampled_ops": 0}  # the shim treats these as exact too
@@ -383,7 +382,9 @@ def _hot_paths(
     if not header.hot_count:
         return HotPathTable(), ()
     unseen_flag = c("VRIFT_HOT_UNSEEN")
-    reason_bits = [(r, c(f"VRIFT_HOT_UNSEEN_{r.upper()}")) for r in UNSEEN_REASONS]
+    # the reasons are the unseen_* counters: VRIFT_MISC_UNSEEN_R and VRIFT_HOT_UNSEEN_R
+    reasons = [n.removeprefix("unseen_") for n in misc_names() if n.startswith("unseen_")]
+    reason_bits = [(r, c(f"VRIFT_HOT_UNSEEN_{r.upper()}")) for r in reasons]
     unseen: dict[tuple[str, str], list] = {}
     # Raw words, not cffi structs: a table has 16384 entries, few in use.
     ffi = _ffi.ffi()

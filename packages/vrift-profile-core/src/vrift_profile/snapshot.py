@@ -19,9 +19,13 @@ def _header_constant(name: str) -> int:
     return constants()[name]
 
 
-def __getattr__(name: str) -> int:
+def __getattr__(name: str) -> Any:
     if name == "HIST_BUCKETS":  # VRIFT_HIST_BUCKETS; files carry their own count
         return _header_constant("VRIFT_HIST_BUCKETS")
+    if name == "UNSEEN_REASONS":  # the unseen_* counters, in order
+        from .layout import misc_names
+
+        return tuple(n.removeprefix("unseen_") for n in misc_names() if n.startswith("unseen_"))
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -357,9 +361,6 @@ class HotPathTable:
         )
 
 
-UNSEEN_REASONS = ("static", "setid", "no_preload")  # the unseen_* counters, in order
-
-
 @dataclass(frozen=True)
 class UnseenProgram:
     """A program a command ran that vrift cannot follow (format 1.4): a static
@@ -369,7 +370,7 @@ class UnseenProgram:
     path: str
     command: str  # the command that ran it
     runs: int
-    reasons: tuple[str, ...]  # of UNSEEN_REASONS
+    reasons: tuple[str, ...]  # what its unseen_* counters say: "static", "setid", "no_preload"
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "command": self.command, "runs": self.runs, "reasons": list(self.reasons)}
@@ -479,7 +480,9 @@ class Snapshot:
             "processes": [c.to_dict() for c in self.commands],
             "hot_paths": self.hot.to_dict(),
             "not_seen": {
-                "by_reason": {r: ctr[f"unseen_{r}"] for r in UNSEEN_REASONS if f"unseen_{r}" in ctr},
+                "by_reason": {
+                    k.removeprefix("unseen_"): v for k, v in ctr.items() if k.startswith("unseen_")
+                },
                 "programs": [u.to_dict() for u in self.unseen],
             },
             "counter_units": dict(self.counter_units),

@@ -70,6 +70,10 @@
 #define VRIFT_DEFAULT_SAMPLE_PERIOD 16
 #define VRIFT_DEFAULT_SAMPLED_OPS 4575
 #define VRIFT_SAMPLE_EXACT_FIRST 64
+/* Files of format 1.0-1.2 name no sample: readdir alone was timed, one
+ * call in this many (a shim attaching to such a file, and readers of it,
+ * go by this). */
+#define VRIFT_SAMPLE_PERIOD_1_0 16
 
 /* The VFS time-saved baseline (csrc/vfs_serve.c): of every
  * VRIFT_VFS_SHADOW_PERIOD calls the VFS serves on a thread (a power of
@@ -305,7 +309,7 @@ struct vrift_header {
     char creator[VRIFT_CREATOR_LEN];
     uint32_t mode;              /* enum vrift_mode: what `enabled` becomes on start */
     uint32_t timing_sample_period; /* 1.3: 1 = every call timed; else a power of two
-                                      (1.0-1.2 files: 0, readdir alone timed 1 in 16) */
+                                      (1.0-1.2 files: 0, VRIFT_SAMPLE_PERIOD_1_0) */
 
     /* hot-path table (1.1); hot_count == 0: none */
     uint64_t hot_offset;        /* struct vrift_hot_entry[hot_count] */
