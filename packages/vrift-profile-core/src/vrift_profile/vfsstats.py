@@ -13,13 +13,13 @@ VRIFT_VFS_SHADOW_PERIOD served calls per thread (vrift_profile.h) the shim
 also makes the real call, into a scratch buffer, and times the system call
 alone ("shadow samples"; the program still gets the served answer). The
 two differ in what they leave out (the real side omits its bookkeeping,
-and a lone real call among served ones finds
-colder caches than one in a stream); docs/vfs.md and benchmarks/RESULTS.md
-compare the estimate with measured A/B runs. Without shadow samples
-(counters-only sessions) the baseline falls back to the mean of the
-class's real calls elsewhere in the session; a class with neither gets
-no estimate. Disk saved is exact: the sum over
-the session's projections of original bytes minus distinct stored bytes.
+and a lone real call among served ones finds colder caches than one in a
+stream); docs/vfs.md and benchmarks/RESULTS.md compare the estimate with
+measured A/B runs. Without shadow samples (counters-only sessions) the
+baseline falls back to the mean of the class's real calls elsewhere in the
+session; a class with neither gets no estimate. Disk saved is exact: the
+sum over the session's projections of original bytes minus distinct stored
+bytes.
 """
 
 from __future__ import annotations
