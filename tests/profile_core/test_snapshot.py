@@ -114,3 +114,15 @@ def test_timing_note_names_the_headers_exact_phase():
     info = SessionInfo("p", "1.4", 0, 0, 0, 0, True, "tsc", 8, 1, 0, "", 16, ("stat",))
     first = _ffi.constants()["VRIFT_SAMPLE_EXACT_FIRST"]
     assert f"after each thread's first {first} calls" in info.timing_note
+
+
+def test_a_snapshot_made_by_hand_has_the_headers_units():
+    from vrift_profile.snapshot import CommandStats, SessionInfo
+
+    info = SessionInfo("p", "1.4", 0, 0, 0, 0, False, "tsc", 8, 1, 0, "")
+    snap = Snapshot(info, [CommandStats("cc", 1, {}, {"cow_bytes": 5, "vfs_served_ns_stat": 7})])
+    assert (snap.unit("cow_bytes"), snap.unit("vfs_served_ns_stat"), snap.unit("cas_hits")) == (
+        "bytes",
+        "ns",
+        "events",
+    )

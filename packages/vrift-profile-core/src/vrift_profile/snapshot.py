@@ -427,8 +427,11 @@ class Snapshot:
     counter_units: dict[str, str] = field(default_factory=dict)
 
     def unit(self, name: str) -> str:
-        """The unit of scalar counter `name`: "events", "ns" or "bytes"."""
-        return self.counter_units[name]
+        """The unit of scalar counter `name`, "events", "ns" or "bytes", as the
+        file declared it; for a snapshot made without units (by hand), what
+        this vrift's header declares ("events" for a name it does not know)."""
+        declared = self.counter_units.get(name)
+        return declared if declared is not None else declared_units().get(name, "events")
 
     @property
     def ops(self) -> dict[str, OpStats]:
