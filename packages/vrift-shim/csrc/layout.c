@@ -75,18 +75,25 @@ static const struct {
 
 static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
-static uint32_t field_table_offset(void) { return (uint32_t)align_up(sizeof(struct vrift_header), 64); }
+static uint32_t field_table_offset(void)
+{
+    return (uint32_t)align_up(sizeof(struct vrift_header), VRIFT_ALIGN_LINE);
+}
 
 static uint64_t slots_offset(void)
 {
-    return align_up(field_table_offset() + (uint64_t)FIELD_COUNT * sizeof(struct vrift_field), 4096);
+    uint64_t table_end = field_table_offset() + (uint64_t)FIELD_COUNT * sizeof(struct vrift_field);
+    return align_up(table_end, VRIFT_ALIGN_PAGE);
 }
 
-static uint32_t slot_size(void) { return (uint32_t)align_up(sizeof(struct vrift_slot), 64); }
+static uint32_t slot_size(void)
+{
+    return (uint32_t)align_up(sizeof(struct vrift_slot), VRIFT_ALIGN_LINE);
+}
 
 static uint64_t hot_offset(uint32_t slot_count)
 {
-    return align_up(slots_offset() + (uint64_t)slot_count * slot_size(), 4096);
+    return align_up(slots_offset() + (uint64_t)slot_count * slot_size(), VRIFT_ALIGN_PAGE);
 }
 
 static uint64_t hot_arena_offset(uint32_t slot_count)
@@ -96,7 +103,7 @@ static uint64_t hot_arena_offset(uint32_t slot_count)
 
 uint64_t vr_layout_file_size(uint32_t slot_count)
 {
-    return align_up(hot_arena_offset(slot_count) + VRIFT_HOT_DEFAULT_ARENA, 4096);
+    return align_up(hot_arena_offset(slot_count) + VRIFT_HOT_DEFAULT_ARENA, VRIFT_ALIGN_PAGE);
 }
 
 static void put_field(struct vrift_field *f, const char *prefix, const char *suffix,

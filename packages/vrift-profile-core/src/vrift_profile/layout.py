@@ -119,11 +119,11 @@ class Layout:
 
 def layout(slot_count: int, hot_entries: int | None = None) -> Layout:
     ffi = _ffi.ffi()
-    table = _align(ffi.sizeof("struct vrift_header"), 64)
+    table = _align(ffi.sizeof("struct vrift_header"), c("VRIFT_ALIGN_LINE"))
     nfields = len(field_specs())
-    slots = _align(table + nfields * ffi.sizeof("struct vrift_field"), 4096)
-    slot_size = _align(ffi.sizeof("struct vrift_slot"), 64)
-    hot = _align(slots + slot_count * slot_size, 4096)
+    slots = _align(table + nfields * ffi.sizeof("struct vrift_field"), c("VRIFT_ALIGN_PAGE"))
+    slot_size = _align(ffi.sizeof("struct vrift_slot"), c("VRIFT_ALIGN_LINE"))
+    hot = _align(slots + slot_count * slot_size, c("VRIFT_ALIGN_PAGE"))
     hot_count = c("VRIFT_HOT_DEFAULT_ENTRIES") if hot_entries is None else hot_entries
     arena = hot + hot_count * ffi.sizeof("struct vrift_hot_entry")
     arena_size = c("VRIFT_HOT_DEFAULT_ARENA")
@@ -137,5 +137,5 @@ def layout(slot_count: int, hot_entries: int | None = None) -> Layout:
         hot_count=hot_count,
         hot_arena_offset=arena,
         hot_arena_size=arena_size,
-        file_size=_align(arena + arena_size, 4096),
+        file_size=_align(arena + arena_size, c("VRIFT_ALIGN_PAGE")),
     )

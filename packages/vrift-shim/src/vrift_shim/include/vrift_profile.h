@@ -47,6 +47,12 @@
 #define VRIFT_COMM_LEN 32
 #define VRIFT_CREATOR_LEN 32
 
+/* How a creator lays a file out (readers go by the header's offsets):
+ * the field table starts and each slot is padded to a cache line; the
+ * slots, the hot-path table and the end of the file to a page. */
+#define VRIFT_ALIGN_LINE 64
+#define VRIFT_ALIGN_PAGE 4096
+
 /* Slots a new session reserves unless told otherwise (one per process
  * image; ~5.3 KB each, so 4096 slots reserve ~21 MB). */
 #define VRIFT_DEFAULT_SLOT_COUNT 4096
