@@ -82,7 +82,7 @@ def test_long_command_line_and_cwd_are_cut_visibly(shim_lib: Path, tmp_path: Pat
 
 def test_golden_1_5_session_reads_exactly(tmp_path: Path):
     """tests/profile_core/golden/session-1.5.vrift.gz was recorded by
-    make_golden.py (run it to see how); its images must read back as
+    make_golden_1_5.py (run it to see how); its images must read back as
     session-1.5.images.json, field for field."""
     raw = gzip.decompress((GOLDEN / "session-1.5.vrift.gz").read_bytes())
     path = tmp_path / "golden.vrift"

@@ -84,3 +84,67 @@ def test_percentiles_are_bucket_upper_bounds(tmp_path):
     assert s.percentile_ns(0.99) == 2**11 - 1
     assert s.percentile_ns(1.0) == 2**21 - 1
     assert s.max_ns == 2**21 - 1
+
+
+def test_counter_units_are_the_ones_the_file_declares(tmp_path):
+    """A counter's unit is read from its field-table row, not guessed from its
+    name: a file that declares cow_copies in bytes gets bytes."""
+    from vrift_profile import _ffi
+
+    p = create_session(tmp_path / "p.vrift", slot_count=4)
+    with SyntheticWriter(p) as w:
+        w.add_counter(w.process("cp"), "cow_copies", 3)
+    snap = read_profile(p)
+    assert snap.unit("bytes_read") == "bytes" and snap.unit("vfs_served_ns_stat") == "ns"
+    assert snap.unit("cow_copies") == snap.unit("unseen_static") == "events"
+    assert set(snap.counter_units) == set(snap.counters)
+
+    ffi = _ffi.ffi()
+    data = bytearray(p.read_bytes())
+    h = ffi.cast("struct vrift_header *", ffi.from_buffer(data))
+    for i in range(h.field_count):
+        row = ffi.cast(
+            "struct vrift_field *", ffi.from_buffer(data) + h.field_table_offset + i * h.field_size
+        )
+        if ffi.string(row.name) == b"cow_copies":
+            row.unit = _ffi.constants()["VRIFT_UNIT_BYTES"]
+    p.write_bytes(data)
+    assert read_profile(p).unit("cow_copies") == "bytes"
+
+
+def test_counter_units_survive_json_and_older_json_gets_the_declared_ones(tmp_path):
+    import pytest
+    from vrift_profile.snapshot import counter_unit
+
+    p = create_session(tmp_path / "p.vrift", slot_count=4)
+    with SyntheticWriter(p) as w:
+        w.add_counter(w.process("cc"), "bytes_written", 10)
+    snap = read_profile(p)
+    d = snap.to_dict()
+    assert d["counter_units"]["bytes_written"] == "bytes"
+    assert Snapshot.from_dict(d).counter_units == snap.counter_units
+    del d["counter_units"]  # a JSON export from before units were exported
+    assert Snapshot.from_dict(d).counter_units == snap.counter_units
+    with pytest.warns(DeprecationWarning):
+        assert counter_unit("cow_bytes") == "bytes"  # from the header's table, not the name
+
+
+def test_timing_note_names_the_headers_exact_phase():
+    from vrift_profile import _ffi
+    from vrift_profile.snapshot import SessionInfo
+
+    info = SessionInfo("p", "1.4", 0, 0, 0, 0, True, "tsc", 8, 1, 0, "", 16, ("stat",))
+    first = _ffi.constants()["VRIFT_SAMPLE_EXACT_FIRST"]
+    assert f"after each thread's first {first} calls" in info.timing_note
+
+
+def test_a_snapshot_made_by_hand_has_the_headers_units():
+    from vrift_profile.snapshot import CommandStats, SessionInfo
+
+    info = SessionInfo("p", "1.4", 0, 0, 0, 0, False, "tsc", 8, 1, 0, "")
+    snap = Snapshot(info, [CommandStats("cc", 1, {}, {"cow_bytes": 5, "vfs_served_ns_stat": 7})])
+    assert (snap.unit("cow_bytes"), snap.unit("vfs_served_ns_stat"), snap.unit("cas_hits")) == (
+        "bytes",
+        "ns",
+        "events",
+    )

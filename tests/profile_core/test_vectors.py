@@ -14,7 +14,7 @@ from pathlib import Path
 
 from helpers import profiled_env
 from vrift_profile import _ffi, create_session
-from vrift_profile.layout import field_specs, layout
+from vrift_profile.layout import field_specs, layout, op_fields, unit_names
 
 VOLATILE_HEADER_FIELDS = (
     "start_realtime_ns",
@@ -85,3 +85,39 @@ def test_cdef_parses_the_shipped_header():
     assert ffi.sizeof("struct vrift_field") == 64
     assert ffi.sizeof("struct vrift_slot_head") == 64
     assert _ffi.constants()["VRIFT_MAGIC"] == 0x56524654
+
+
+def test_layout_facts_come_from_the_header():
+    """What the reader relies on for old files and the C side asserts
+    (csrc/shim.h) is what the header says, through cffi."""
+    ffi = _ffi.ffi()
+    c = _ffi.constants()
+    # 1.0 and 1.1 headers end where 1.2 appended the projections
+    assert ffi.offsetof("struct vrift_header", "vfs_projections") == c["VRIFT_HEADER_LEN_1_0"]
+    # every operation row is a member of struct vrift_op_stats, with a declared unit
+    members = [name for name, _ in ffi.typeof("struct vrift_op_stats").fields]
+    assert list(op_fields()) == members
+    specs = {s.name: s for s in field_specs()}
+    for m in members:
+        s = specs[f"stat.{m}"]
+        assert s.unit == c[f"VRIFT_OPUNITOF_{m.upper()}"]
+        assert s.offset - specs["stat.calls"].offset == ffi.offsetof("struct vrift_op_stats", m)
+    assert specs["stat.histogram"].count == c["VRIFT_HIST_BUCKETS"]
+    # units have the names readers give them
+    assert set(unit_names().values()) == {"events", "ns", "bytes"}
+    # the profile and manifest headers share one byte-order mark (vrift_common.h)
+    from vrift_vfs import _ffi as vfs_ffi
+
+    assert vfs_ffi.const("VRIFT_BYTE_ORDER_MARK") == c["VRIFT_BYTE_ORDER_MARK"]
+    # the shadow sample is a run within a power-of-two period (vfs_serve.c masks)
+    period, run = c["VRIFT_VFS_SHADOW_PERIOD"], c["VRIFT_VFS_SHADOW_RUN"]
+    assert period & (period - 1) == 0 and 0 < run <= period
+
+
+def test_cdef_source_inlines_each_included_header_once():
+    import vrift_shim
+
+    src = vrift_shim.cdef_source("vrift_profile.h", "vrift_manifest.h")
+    assert src.count("#define VRIFT_BYTE_ORDER_MARK") == 1
+    assert "#include" not in src and "#ifndef" not in src
+    assert '".x"' not in src  # string #defines are C only

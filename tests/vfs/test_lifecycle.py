@@ -71,7 +71,51 @@ def test_reader_layout_matches_the_c_header():
     for member, i in L.ENTRY_CHECKS:
         assert offsets[i] == ffi.offsetof("struct vrift_manifest_entry", *member.split(".")), member
     assert (L.MAGIC, L.MAJOR) == (_ffi.const("VRIFT_MANIFEST_MAGIC"), _ffi.const("VRIFT_MANIFEST_MAJOR"))
+    assert L.BYTE_ORDER_MARK == _ffi.const("VRIFT_BYTE_ORDER_MARK")
+    types = ffi.typeof("enum vrift_entry_type").relements
+    assert (L.TYPE_FILE, L.TYPE_DIR, L.TYPE_SYMLINK) == tuple(
+        types[f"VRIFT_ENTRY_{t}"] for t in ("FILE", "DIR", "SYMLINK")
+    )
     assert STORE_SEAL == SEAL_NS == _ffi.const("VRIFT_BLOB_SEAL_SEC") * 10**9
+    # the projection descriptor's lines (vrift_vfs_state.h)
+    lines = ffi.typeof("enum vrift_proj_line").relements
+    for name in ("ROOT", "MANIFEST", "DIRTY", "STORE", "MECHANISM"):
+        assert getattr(L, f"PROJ_LINE_{name}") == lines[f"VRIFT_PROJ_LINE_{name}"], name
+    assert L.PROJ_LINES == lines["VRIFT_PROJ_LINES"]
+
+
+def test_the_shim_and_vrift_vfs_agree_on_a_projections_state(store: Path, src: Path, tmp_path: Path):
+    """vrift_vfs writes the descriptor and the dirty table, the shim reads
+    them and marks what a program changes; read back with the header's
+    layout, flags and key rule, the marks are the paths changed."""
+    from vrift_vfs import dirty
+    from vrift_vfs import layout as L
+
+    vrift("ingest", str(src), "--name", "t")
+    dest = tmp_path / "p"
+    vrift("mount", "t", str(dest), "--mechanism", "hardlink")
+    lines = descriptor(dest, tmp_path / "state")
+    assert lines[L.PROJ_LINE_ROOT] == str(dest) and lines[L.PROJ_LINE_MECHANISM] == "hardlink"
+    table_path = Path(lines[L.PROJ_LINE_DIRTY])
+    before = dirty.read_table(table_path)
+    assert (before.slots, before.all_dirty, before.gone_marks, any(before.entries)) == (
+        65536,
+        False,
+        0,
+        False,
+    )
+    r = subprocess.run(
+        vrift_cmd("run", "--vfs", str(dest), "--", "sh", "-c", "echo more >> f.txt && rm sub/a.txt"),
+        cwd=dest,
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    after = dirty.read_table(table_path)
+    assert after.flags(b"f.txt") == {"done"}  # copied on write: never served again
+    assert after.flags(b"sub/a.txt") == {"done", "gone"}  # removed: hides everything below it
+    assert after.flags(b"run.sh") == frozenset()  # untouched: still served
+    assert after.gone_marks == 1 and not after.all_dirty
 
 
 def test_exec_blob_has_its_own_name_and_mode_and_runs_without_the_shim(

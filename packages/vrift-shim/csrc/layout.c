@@ -66,24 +66,36 @@ static const struct {
     [VRIFT_MISC_LOADER_SEGMENTS] = {"loader_segments", VRIFT_UNITOF_LOADER_SEGMENTS},
 };
 
+/* The row of member `m` (M in capitals) of struct vrift_op_stats: named
+ * after the member, its unit VRIFT_OPUNITOF_M. Python reads the members
+ * from the header; test_vectors.py proves both tables are the same. */
+#define OP_ROW(m, M, kind, count)                                                              \
+    put_field(f++, n, #m, kind, VRIFT_OPUNITOF_##M, count, base + offsetof(struct vrift_op_stats, m))
 #define FIELDS_PER_OP 6
 /* per op, then the scalars, then (1.3) each op's timed_calls */
 #define FIELD_COUNT (VRIFT_OP_COUNT * FIELDS_PER_OP + VRIFT_MISC_COUNT + VRIFT_OP_COUNT)
 
 static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
-static uint32_t field_table_offset(void) { return (uint32_t)align_up(sizeof(struct vrift_header), 64); }
+static uint32_t field_table_offset(void)
+{
+    return (uint32_t)align_up(sizeof(struct vrift_header), VRIFT_ALIGN_LINE);
+}
 
 static uint64_t slots_offset(void)
 {
-    return align_up(field_table_offset() + (uint64_t)FIELD_COUNT * sizeof(struct vrift_field), 4096);
+    uint64_t table_end = field_table_offset() + (uint64_t)FIELD_COUNT * sizeof(struct vrift_field);
+    return align_up(table_end, VRIFT_ALIGN_PAGE);
 }
 
-static uint32_t slot_size(void) { return (uint32_t)align_up(sizeof(struct vrift_slot), 64); }
+static uint32_t slot_size(void)
+{
+    return (uint32_t)align_up(sizeof(struct vrift_slot), VRIFT_ALIGN_LINE);
+}
 
 static uint64_t hot_offset(uint32_t slot_count)
 {
-    return align_up(slots_offset() + (uint64_t)slot_count * slot_size(), 4096);
+    return align_up(slots_offset() + (uint64_t)slot_count * slot_size(), VRIFT_ALIGN_PAGE);
 }
 
 static uint64_t hot_arena_offset(uint32_t slot_count)
@@ -93,7 +105,7 @@ static uint64_t hot_arena_offset(uint32_t slot_count)
 
 uint64_t vr_layout_file_size(uint32_t slot_count)
 {
-    return align_up(hot_arena_offset(slot_count) + VRIFT_HOT_DEFAULT_ARENA, 4096);
+    return align_up(hot_arena_offset(slot_count) + VRIFT_HOT_DEFAULT_ARENA, VRIFT_ALIGN_PAGE);
 }
 
 /* What a new file reserves on disk: [0, *slots_end) (header, field table,
@@ -163,24 +175,18 @@ void vr_layout_write(struct vrift_header *h, uint32_t slot_count, const char *cr
     for (int op = 0; op < VRIFT_OP_COUNT; op++) {
         size_t base = offsetof(struct vrift_counters, op) + (size_t)op * sizeof(struct vrift_op_stats);
         const char *n = op_names[op];
-        put_field(f++, n, "calls", VRIFT_KIND_COUNTER, VRIFT_UNIT_EVENTS, 1,
-                  base + offsetof(struct vrift_op_stats, calls));
-        put_field(f++, n, "errors", VRIFT_KIND_COUNTER, VRIFT_UNIT_EVENTS, 1,
-                  base + offsetof(struct vrift_op_stats, errors));
-        put_field(f++, n, "enoent", VRIFT_KIND_COUNTER, VRIFT_UNIT_EVENTS, 1,
-                  base + offsetof(struct vrift_op_stats, enoent));
-        put_field(f++, n, "eacces", VRIFT_KIND_COUNTER, VRIFT_UNIT_EVENTS, 1,
-                  base + offsetof(struct vrift_op_stats, eacces));
-        put_field(f++, n, "latency_ns", VRIFT_KIND_COUNTER, VRIFT_UNIT_NANOSECONDS, 1,
-                  base + offsetof(struct vrift_op_stats, latency_ns));
-        put_field(f++, n, "histogram", VRIFT_KIND_HISTOGRAM, VRIFT_UNIT_NANOSECONDS,
-                  VRIFT_HIST_BUCKETS, base + offsetof(struct vrift_op_stats, hist));
+        OP_ROW(calls, CALLS, VRIFT_KIND_COUNTER, 1);
+        OP_ROW(errors, ERRORS, VRIFT_KIND_COUNTER, 1);
+        OP_ROW(enoent, ENOENT, VRIFT_KIND_COUNTER, 1);
+        OP_ROW(eacces, EACCES, VRIFT_KIND_COUNTER, 1);
+        OP_ROW(latency_ns, LATENCY_NS, VRIFT_KIND_COUNTER, 1);
+        OP_ROW(histogram, HISTOGRAM, VRIFT_KIND_HISTOGRAM, VRIFT_HIST_BUCKETS);
     }
     for (int m = 0; m < VRIFT_MISC_COUNT; m++)
         put_field(f++, misc_fields[m].name, NULL, VRIFT_KIND_COUNTER, misc_fields[m].unit, 1,
                   offsetof(struct vrift_counters, misc) + (size_t)m * sizeof(uint64_t));
     for (int op = 0; op < VRIFT_OP_COUNT; op++)
-        put_field(f++, op_names[op], "timed_calls", VRIFT_KIND_COUNTER, VRIFT_UNIT_EVENTS, 1,
+        put_field(f++, op_names[op], "timed_calls", VRIFT_KIND_COUNTER, VRIFT_OPUNITOF_TIMED_CALLS, 1,
                   offsetof(struct vrift_counters, timed) + (size_t)op * sizeof(uint64_t));
 
     /* Slot 0 collects process images that found every slot taken. */

@@ -28,8 +28,7 @@ _Static_assert(sizeof(struct vrift_preamble) == 32, "preamble is frozen at 32 by
 _Static_assert(sizeof(struct vrift_field) == 64, "field rows are 64 bytes");
 _Static_assert(sizeof(struct vrift_slot_head) == 64, "slot head is one cache line");
 _Static_assert(sizeof(struct vrift_hot_entry) == 64, "hot entry is one cache line");
-/* Header sizes by minor version: 1.0 and 1.1 = 248 bytes, 1.2 and 1.3 = 440, 1.4 = 448. */
-#define VRIFT_HEADER_LEN_1_0 248
+/* Header sizes by minor version: 1.0 and 1.1 = VRIFT_HEADER_LEN_1_0, 1.2 and 1.3 = 440, 1.4 on = 448. */
 _Static_assert(offsetof(struct vrift_header, vfs_projections) == VRIFT_HEADER_LEN_1_0, "1.2 appends");
 _Static_assert(offsetof(struct vrift_header, slots_ready) == 440, "1.4 appends");
 _Static_assert(sizeof(struct vrift_header) == 448, "format 1.4 header size");
@@ -310,7 +309,7 @@ static inline uint64_t vr_record_as(enum vrift_op op, uint64_t ctl, uint64_t t0,
         uint64_t w = vr_weight(t0);
         ns = vr_elapsed_ns(t0, t1);
         vr_inc(&s->latency_ns, ns * w, shared);
-        vr_inc(&s->hist[vr_bucket(ns)], w, shared);
+        vr_inc(&s->histogram[vr_bucket(ns)], w, shared);
         vr_inc(&c->timed[op], 1, shared);
         vr_life_of(c)->last_clock = t1; /* the image's last activity, if it is killed */
     }

@@ -4,12 +4,13 @@
  * Two clock reads cost ~20-40 ns here, more than counting a call, and
  * the cheap operations (stat, fstat, read, readdir...) are most calls of
  * a build. So every call is counted, but of those operations each thread
- * times the first 64 calls (a short process's few calls stay exact), then
- * each call with probability 1/period (a per-thread countdown over
- * geometric gaps drawn from xorshift64: a Bernoulli process, so no
- * workload can fall into step with it), and weighs it by the period. The session header names the period
- * and the sampled set. A VFS run times every call (the time-saved
- * estimate compares served with real calls).
+ * times the first VRIFT_SAMPLE_EXACT_FIRST calls (a short process's few
+ * calls stay exact), then each call with probability 1/period (a
+ * per-thread countdown over geometric gaps drawn from xorshift64: a
+ * Bernoulli process, so no workload can fall into step with it), and
+ * weighs it by the period. The session header names the period and the
+ * sampled set. A VFS run times every call (the time-saved estimate
+ * compares served with real calls).
  */
 #define _GNU_SOURCE
 #include <sys/syscall.h>
@@ -33,8 +34,8 @@ void vr_timing_init(const struct vrift_header *h)
     if (h->pre.minor >= 3 && h->pre.header_len >= sizeof *h) {
         period = h->timing_sample_period;
         ops = h->timing_sampled_ops;
-    } else { /* 1.0-1.2: readdir alone, 1 in 16 */
-        period = 16;
+    } else { /* 1.0-1.2: readdir alone */
+        period = VRIFT_SAMPLE_PERIOD_1_0;
         ops = 1ull << VRIFT_OP_READDIR;
     }
     if (period < 2 || period > (1u << 20) || (period & (period - 1)) || vr_vfs_count) {

@@ -21,8 +21,7 @@
 _Static_assert(sizeof(struct vrift_statx) == sizeof(struct statx), "manifest statx is the kernel's");
 _Static_assert(sizeof(struct vrift_manifest_entry) == 320, "manifest entry layout");
 
-#define DIRTY_MAGIC 0x59545249445256ull
-#define DIRTY_HEADER 64 /* u64 magic, slots, all_dirty, gone_marks, padding */
+_Static_assert(sizeof(struct vrift_dirty_header) == 64, "dirty entries start on a cache line");
 
 int vr_vfs_count;
 struct vr_proj vr_projs[VR_MAX_PROJ];
@@ -71,9 +70,9 @@ static int copy_line(char *dst, size_t *len, const char *src, int absolute)
     return 1;
 }
 
-/* Read a descriptor's first four lines (root, manifest, dirty table,
- * store root) into `text`, pointed to by lines[]. */
-static int read_descriptor(const char *desc, char *text, size_t cap, char *lines[4])
+/* Read the lines of a descriptor the shim uses (root, manifest, dirty
+ * table, store root: enum vrift_proj_line) into `text`, pointed to by lines[]. */
+static int read_descriptor(const char *desc, char *text, size_t cap, char *lines[VRIFT_PROJ_SHIM_LINES])
 {
     long fd = vr_syscall(SYS_openat, AT_FDCWD, desc, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
@@ -84,7 +83,7 @@ static int read_descriptor(const char *desc, char *text, size_t cap, char *lines
         return 0;
     text[n] = '\0';
     char *s = text;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < VRIFT_PROJ_SHIM_LINES; i++) {
         char *nl = strchr(s, '\n');
         if (!nl)
             return 0;
@@ -98,18 +97,18 @@ static int read_descriptor(const char *desc, char *text, size_t cap, char *lines
 /* Map a dirty table into p's dirty fields; its size in *size. */
 static int map_dirty(const char *path, struct vr_proj *p, size_t *size)
 {
-    uint64_t *dirty = map_file(path, 1, size);
-    if (!dirty)
+    struct vrift_dirty_header *h = map_file(path, 1, size);
+    if (!h)
         return 0;
-    if (*size < DIRTY_HEADER || dirty[0] != DIRTY_MAGIC || dirty[1] == 0 || (dirty[1] & (dirty[1] - 1)) ||
-        DIRTY_HEADER + dirty[1] * 8 > *size) {
-        vr_syscall(SYS_munmap, dirty, *size);
+    uint64_t slots = *size < sizeof *h ? 0 : h->slots;
+    if (slots == 0 || h->magic != VRIFT_DIRTY_MAGIC || (slots & (slots - 1)) ||
+        slots > (*size - sizeof *h) / sizeof(uint64_t)) {
+        vr_syscall(SYS_munmap, h, *size);
         return 0;
     }
-    p->dirty_slots = dirty[1];
-    p->all_dirty = &dirty[2];
-    p->gone_marks = &dirty[3];
-    p->dirty = (uint64_t *)((char *)dirty + DIRTY_HEADER);
+    p->dirty_head = h;
+    p->dirty_slots = slots;
+    p->dirty = (uint64_t *)(h + 1);
     return 1;
 }
 
@@ -123,17 +122,18 @@ static char registry[PATH_MAX];
 static int attach_projection(const char *desc, struct vr_proj *p)
 {
     char text[5 * PATH_MAX];
-    char *lines[4];
+    char *lines[VRIFT_PROJ_SHIM_LINES];
     if (!read_descriptor(desc, text, sizeof text, lines))
         return 0;
-    if (!copy_line(p->root, &p->root_len, lines[0], 1) || !copy_line(p->store, &p->store_len, lines[3], 1))
+    if (!copy_line(p->root, &p->root_len, lines[VRIFT_PROJ_LINE_ROOT], 1) ||
+        !copy_line(p->store, &p->store_len, lines[VRIFT_PROJ_LINE_STORE], 1))
         return 0;
     p->m = NULL;
     size_t msize = 0, dsize = 0;
-    const struct vrift_manifest_header *m = map_file(lines[1], 0, &msize);
+    const struct vrift_manifest_header *m = map_file(lines[VRIFT_PROJ_LINE_MANIFEST], 0, &msize);
     if (!m)
         return 1;
-    if (!manifest_ok(m, msize) || !map_dirty(lines[2], p, &dsize)) {
+    if (!manifest_ok(m, msize) || !map_dirty(lines[VRIFT_PROJ_LINE_DIRTY], p, &dsize)) {
         vr_syscall(SYS_munmap, (void *)m, msize);
         return 1;
     }
@@ -177,7 +177,7 @@ int vr_attach_other(const char *where, size_t wl, struct vr_proj *out)
             } *d = (struct vr_dirent64 *)(buf + off);
             off += d->reclen;
             size_t nl = strlen(d->name);
-            char *lines[4];
+            char *lines[VRIFT_PROJ_SHIM_LINES];
             if (nl < 6 || strcmp(d->name + nl - 5, ".proj") != 0 || rl + 1 + nl >= sizeof desc)
                 continue;
             memcpy(desc, registry, rl);
@@ -185,8 +185,9 @@ int vr_attach_other(const char *where, size_t wl, struct vr_proj *out)
             memcpy(desc + rl + 1, d->name, nl + 1);
             if (!read_descriptor(desc, text, sizeof text, lines))
                 continue;
-            size_t root_len = strlen(lines[0]);
-            if (wl > root_len && memcmp(where, lines[0], root_len) == 0 && where[root_len] == '/')
+            const char *root = lines[VRIFT_PROJ_LINE_ROOT];
+            size_t root_len = strlen(root);
+            if (wl > root_len && memcmp(where, root, root_len) == 0 && where[root_len] == '/')
                 found = attach_projection(desc, out) && out->m;
         }
     }
@@ -196,7 +197,7 @@ int vr_attach_other(const char *where, size_t wl, struct vr_proj *out)
 
 void vr_detach(struct vr_proj *p)
 {
-    vr_syscall(SYS_munmap, (char *)p->dirty - DIRTY_HEADER, DIRTY_HEADER + p->dirty_slots * 8);
+    vr_syscall(SYS_munmap, p->dirty_head, sizeof *p->dirty_head + p->dirty_slots * sizeof(uint64_t));
     vr_syscall(SYS_munmap, (void *)p->m, p->m->file_size);
 }
 

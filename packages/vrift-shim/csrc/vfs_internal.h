@@ -18,6 +18,7 @@
 
 #include "vfs.h"
 #include "vrift_manifest.h"
+#include "vrift_vfs_state.h"
 
 #define VR_MAX_PROJ 4
 
@@ -32,9 +33,8 @@ struct vr_proj {
     const uint32_t *index;
     const uint64_t *bloom;
     const char *strings;
-    uint64_t *dirty;      /* slots */
-    uint64_t *all_dirty;  /* set when the table is full: serve nothing */
-    uint64_t *gone_marks; /* how many names were renamed away or removed */
+    struct vrift_dirty_header *dirty_head; /* the dirty table (vrift_vfs_state.h) */
+    uint64_t *dirty;                       /* its entries */
     uint64_t dirty_slots;
     dev_t store_dev; /* st_dev of the store's blobs (0 until first needed) */
 };
@@ -55,13 +55,13 @@ VR_HIDDEN uint32_t vr_fd_lookup(int fd);
 VR_HIDDEN void vr_track_dir(DIR *d, uint32_t ent);
 VR_HIDDEN uint32_t vr_dir_lookup(DIR *d);
 
-/* ---- the dirty table (vfs_lookup.c) ----
+/* ---- the dirty table (vfs_lookup.c; its format: vrift_vfs_state.h) ----
  * One slot per changed path: key | flags. DONE: changed, never serve it
  * again; FAILED: a copy failed (serve, retry); GONE: renamed away or
  * removed, and so is everything below it; no flag: a copy is running. */
-#define VR_DIRTY_DONE (1ull << 63)
-#define VR_DIRTY_FAILED (1ull << 62)
-#define VR_DIRTY_GONE (1ull << 61)
+#define VR_DIRTY_DONE ((uint64_t)VRIFT_DIRTY_DONE)
+#define VR_DIRTY_FAILED ((uint64_t)VRIFT_DIRTY_FAILED)
+#define VR_DIRTY_GONE ((uint64_t)VRIFT_DIRTY_GONE)
 #define VR_DIRTY_FLAGS (VR_DIRTY_DONE | VR_DIRTY_FAILED | VR_DIRTY_GONE)
 
 static inline uint64_t vr_dirty_key(uint64_t h) { return (h | 1) & ~VR_DIRTY_FLAGS; }

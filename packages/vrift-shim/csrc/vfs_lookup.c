@@ -29,7 +29,6 @@
 #include "rawsys.h"
 #include "vfs_internal.h"
 
-#define DIRTY_PROBES 64
 #define MAX_HOPS 40
 
 /* ---- the dirty table ---- */
@@ -38,10 +37,10 @@
  * process is copying that path out of the store. */
 uint64_t vr_dirty_flags(struct vr_proj *p, uint64_t h)
 {
-    if (__atomic_load_n(p->all_dirty, __ATOMIC_ACQUIRE))
+    if (__atomic_load_n(&p->dirty_head->all_dirty, __ATOMIC_ACQUIRE))
         return VR_DIRTY_DONE;
     uint64_t key = vr_dirty_key(h), mask = p->dirty_slots - 1;
-    for (uint64_t i = 0; i < DIRTY_PROBES; i++) {
+    for (uint64_t i = 0; i < VRIFT_DIRTY_PROBES; i++) {
         uint64_t *slot = &p->dirty[(key + i) & mask];
         uint64_t v = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
         if (v == 0)
@@ -65,12 +64,12 @@ uint64_t *vr_dirty_claim(struct vr_proj *p, uint64_t h, uint64_t flags)
 {
     uint64_t key = vr_dirty_key(h), mask = p->dirty_slots - 1;
     uint64_t want = key | flags;
-    for (uint64_t i = 0; i < DIRTY_PROBES; i++) {
+    for (uint64_t i = 0; i < VRIFT_DIRTY_PROBES; i++) {
         uint64_t *slot = &p->dirty[(key + i) & mask];
         uint64_t v = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
         if (v == 0 && __atomic_compare_exchange_n(slot, &v, want, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
             if (flags & VR_DIRTY_GONE)
-                __atomic_fetch_add(p->gone_marks, 1, __ATOMIC_RELEASE);
+                __atomic_fetch_add(&p->dirty_head->gone_marks, 1, __ATOMIC_RELEASE);
             return slot;
         }
         if ((v & ~VR_DIRTY_FLAGS) != key)
@@ -83,11 +82,11 @@ uint64_t *vr_dirty_claim(struct vr_proj *p, uint64_t h, uint64_t flags)
         }
         uint64_t merged = (v & (VR_DIRTY_DONE | VR_DIRTY_GONE)) | flags;
         if ((merged & VR_DIRTY_GONE) && !(v & VR_DIRTY_GONE))
-            __atomic_fetch_add(p->gone_marks, 1, __ATOMIC_RELEASE);
+            __atomic_fetch_add(&p->dirty_head->gone_marks, 1, __ATOMIC_RELEASE);
         __atomic_store_n(slot, key | merged, __ATOMIC_RELEASE);
         return NULL;
     }
-    __atomic_store_n(p->all_dirty, 1, __ATOMIC_RELEASE); /* full: stop serving this projection */
+    __atomic_store_n(&p->dirty_head->all_dirty, 1, __ATOMIC_RELEASE); /* full: stop serving this projection */
     return NULL;
 }
 
@@ -95,7 +94,7 @@ uint64_t *vr_dirty_claim(struct vr_proj *p, uint64_t h, uint64_t flags)
  * in the projection has been renamed away or removed. */
 static int gone(struct vr_proj *p, const char *rel, size_t n)
 {
-    if (!__atomic_load_n(p->gone_marks, __ATOMIC_ACQUIRE))
+    if (!__atomic_load_n(&p->dirty_head->gone_marks, __ATOMIC_ACQUIRE))
         return 0;
     for (size_t i = 1; i <= n; i++)
         if ((i == n || rel[i] == '/') &&

@@ -21,25 +21,31 @@
 /* ---- the time-saved baseline ----
  *
  * What serving saves is the real call it replaces, which a VFS session
- * otherwise never makes. In runs of 48 of every 4096 served calls per
- * thread (timing sessions only), the shim also makes the real call into
- * a scratch buffer and times it ("shadow samples"). The program always
- * gets the served answer: a projection's real metadata differs from the
- * served one by design (docs/vfs.md). */
+ * otherwise never makes. In runs of VRIFT_VFS_SHADOW_RUN of every
+ * VRIFT_VFS_SHADOW_PERIOD served calls per thread (timing sessions only,
+ * vrift_profile.h), the shim also makes the real call into a scratch
+ * buffer and times it ("shadow samples"). The program always gets the
+ * served answer: a projection's real metadata differs from the served
+ * one by design (docs/vfs.md). */
+
+_Static_assert((VRIFT_VFS_SHADOW_PERIOD & (VRIFT_VFS_SHADOW_PERIOD - 1)) == 0 &&
+                   VRIFT_VFS_SHADOW_RUN <= VRIFT_VFS_SHADOW_PERIOD,
+               "the shadow period is a power of two (a mask, no division)");
 
 static VR_TLS uint32_t vr_shadow_tick;
 
-#define SHADOW(op_misc, ctl, call)                                             \
-    do {                                                                       \
-        if ((VR_MODE(ctl) & VRIFT_MODE_TIME) && (vr_shadow_tick++ & 4095u) < 48u) { \
-            int saved_ = errno;                                                \
-            uint64_t s0_ = vr_clock();                                         \
-            (void)(call);                                                      \
-            uint64_t ns_ = vr_elapsed_ns(s0_, vr_clock());                     \
-            vr_add_misc(ctl, (enum vrift_misc)(op_misc), 1);                   \
-            vr_add_misc(ctl, (enum vrift_misc)((op_misc) + 1), ns_);           \
-            errno = saved_;                                                    \
-        }                                                                      \
+#define SHADOW(op_misc, ctl, call)                                                        \
+    do {                                                                                  \
+        if ((VR_MODE(ctl) & VRIFT_MODE_TIME) &&                                           \
+            (vr_shadow_tick++ & (VRIFT_VFS_SHADOW_PERIOD - 1u)) < VRIFT_VFS_SHADOW_RUN) { \
+            int saved_ = errno;                                                           \
+            uint64_t s0_ = vr_clock();                                                    \
+            (void)(call);                                                                 \
+            uint64_t ns_ = vr_elapsed_ns(s0_, vr_clock());                                \
+            vr_add_misc(ctl, (enum vrift_misc)(op_misc), 1);                              \
+            vr_add_misc(ctl, (enum vrift_misc)((op_misc) + 1), ns_);                      \
+            errno = saved_;                                                               \
+        }                                                                                 \
     } while (0)
 
 static int served_misc(enum vrift_op op)

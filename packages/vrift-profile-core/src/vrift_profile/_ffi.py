@@ -1,8 +1,9 @@
 """cffi (ABI mode) over the shim's profile-format header.
 
 The header in vrift_shim is the single source of truth for the layout;
-this module only strips what cffi's cdef cannot parse (include guards,
-#include) and keeps its structs, enums and integer #defines.
+vrift_shim.cdef_source gives it as cffi's cdef takes it (the vrift
+headers it includes inlined, include guards dropped), so cffi sees its
+structs, enums and integer #defines and nothing else.
 
 Parsing C with pycparser costs ~35 ms, a quarter of `vrift profile
 show`'s budget, so the parsed FFI is emitted once as cffi's out-of-line
@@ -16,24 +17,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import re
 import tempfile
 from functools import cache
 from pathlib import Path
 
 import vrift_shim
-
-_INT_DEFINE = re.compile(r"#define\s+\w+\s+(0x[0-9a-fA-F]+|\d+)\s*$")
-
-
-def cdef_source(header_text: str) -> str:
-    kept = []
-    for line in header_text.splitlines():
-        if line.lstrip().startswith("#") and not _INT_DEFINE.match(line.strip()):
-            continue
-        kept.append(line)
-    return "\n".join(kept)
-
 
 _EXTRA_CDEF = "int vrift_shim_calibrate_clock(uint64_t *mult, uint32_t *shift);"
 
@@ -82,7 +70,7 @@ def _cached(source: str):
 
 @cache
 def ffi():
-    source = cdef_source(vrift_shim.header_path().read_text()) + "\n" + _EXTRA_CDEF
+    source = vrift_shim.cdef_source(vrift_shim.header_path().name) + "\n" + _EXTRA_CDEF
     try:
         return _cached(source)
     except Exception:  # unwritable cache, damaged cache file: parse in memory
@@ -98,15 +86,15 @@ def constants() -> dict[str, int]:
     return {n: getattr(lib, n) for n in names}
 
 
-def enum_names(prefix: str, count_name: str) -> list[str]:
-    """Lower-cased enum members after `prefix`, in value order, without the COUNT sentinel."""
-    c = constants()
-    n = c[count_name]
-    out = [""] * n
-    for name, value in c.items():
-        if name.startswith(prefix) and name != count_name and 0 <= value < n:
-            out[value] = name[len(prefix) :].lower()
-    return out
+@cache
+def enum_names(enum: str, prefix: str) -> tuple[str, ...]:
+    """The members of `enum` (e.g. "enum vrift_op") in value order, lower-cased
+    after `prefix`, without the COUNT sentinel; the values must run 0..n-1."""
+    members = ffi().typeof(enum).relements
+    names = sorted((v, k) for k, v in members.items() if k != f"{prefix}COUNT")
+    if [v for v, _ in names] != list(range(len(names))):
+        raise ValueError(f"{enum}: values are not 0..{len(names) - 1}")
+    return tuple(k[len(prefix) :].lower() for _, k in names)
 
 
 def calibrate_clock() -> tuple[int, int, int]:

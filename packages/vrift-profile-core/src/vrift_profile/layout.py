@@ -2,24 +2,20 @@
 
 Mirrors csrc/layout.c rule for rule (field order, names, offsets,
 alignment); tests/profile_core/test_vectors.py proves the bytes match.
+Every fact comes from the header: the per-operation fields are the
+members of struct vrift_op_stats, their units the VRIFT_OPUNITOF_*
+constants, the scalar counters enum vrift_misc with VRIFT_UNITOF_*.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from . import _ffi
 
-# Per-operation fields, in table order: (suffix, kind, unit, count or None for 1).
-_OP_FIELDS = (
-    ("calls", "COUNTER", "EVENTS"),
-    ("errors", "COUNTER", "EVENTS"),
-    ("enoent", "COUNTER", "EVENTS"),
-    ("eacces", "COUNTER", "EVENTS"),
-    ("latency_ns", "COUNTER", "NANOSECONDS"),
-    ("histogram", "HISTOGRAM", "NANOSECONDS"),
-)
-_OP_MEMBER = {"histogram": "hist"}
+# The per-operation row of struct vrift_counters.timed (1.3): OP.timed_calls.
+TIMED_CALLS = "timed_calls"
 
 
 def _align(v: int, a: int) -> int:
@@ -30,12 +26,26 @@ def c(name: str) -> int:
     return _ffi.constants()[name]
 
 
-def op_names() -> list[str]:
-    return _ffi.enum_names("VRIFT_OP_", "VRIFT_OP_COUNT")
+def op_names() -> tuple[str, ...]:
+    return _ffi.enum_names("enum vrift_op", "VRIFT_OP_")
 
 
-def misc_names() -> list[str]:
-    return _ffi.enum_names("VRIFT_MISC_", "VRIFT_MISC_COUNT")
+def misc_names() -> tuple[str, ...]:
+    return _ffi.enum_names("enum vrift_misc", "VRIFT_MISC_")
+
+
+@cache
+def unit_names() -> dict[int, str]:
+    """enum vrift_unit by value, named after its members: "events", "ns", "bytes"."""
+    members = _ffi.ffi().typeof("enum vrift_unit").relements
+    return {v: k[len("VRIFT_UNIT_") :].lower() for k, v in members.items()}
+
+
+@cache
+def op_fields() -> tuple[str, ...]:
+    """The suffixes of one operation's rows (calls, errors, ..., histogram):
+    the members of struct vrift_op_stats, in order."""
+    return tuple(name for name, _ in _ffi.ffi().typeof("struct vrift_op_stats").fields)
 
 
 @dataclass(frozen=True)
@@ -47,23 +57,24 @@ class FieldSpec:
     offset: int  # bytes from the slot start
 
 
-def field_specs() -> list[FieldSpec]:
+@cache
+def field_specs() -> tuple[FieldSpec, ...]:
     ffi = _ffi.ffi()
     counters_at = ffi.offsetof("struct vrift_slot", "counters")
     op_size = ffi.sizeof("struct vrift_op_stats")
-    hist = c("VRIFT_HIST_BUCKETS")
+    members = ffi.typeof("struct vrift_op_stats").fields
     specs = []
     for i, op in enumerate(op_names()):
         base = counters_at + ffi.offsetof("struct vrift_counters", "op") + i * op_size
-        for suffix, kind, unit in _OP_FIELDS:
-            member = _OP_MEMBER.get(suffix, suffix)
+        for member, f in members:
+            array = f.type.kind == "array"  # the histogram: one u64 per bucket
             specs.append(
                 FieldSpec(
-                    f"{op}.{suffix}",
-                    c(f"VRIFT_KIND_{kind}"),
-                    c(f"VRIFT_UNIT_{unit}"),
-                    hist if kind == "HISTOGRAM" else 1,
-                    base + ffi.offsetof("struct vrift_op_stats", member),
+                    f"{op}.{member}",
+                    c("VRIFT_KIND_HISTOGRAM" if array else "VRIFT_KIND_COUNTER"),
+                    c(f"VRIFT_OPUNITOF_{member.upper()}"),
+                    f.type.length if array else 1,
+                    base + f.offset,
                 )
             )
     misc_at = counters_at + ffi.offsetof("struct vrift_counters", "misc")
@@ -78,13 +89,18 @@ def field_specs() -> list[FieldSpec]:
             )
         )
     timed_at = counters_at + ffi.offsetof("struct vrift_counters", "timed")
+    unit = c(f"VRIFT_OPUNITOF_{TIMED_CALLS.upper()}")
     for i, op in enumerate(op_names()):  # 1.3: calls really timed
-        specs.append(
-            FieldSpec(
-                f"{op}.timed_calls", c("VRIFT_KIND_COUNTER"), c("VRIFT_UNIT_EVENTS"), 1, timed_at + 8 * i
-            )
-        )
-    return specs
+        specs.append(FieldSpec(f"{op}.{TIMED_CALLS}", c("VRIFT_KIND_COUNTER"), unit, 1, timed_at + 8 * i))
+    return tuple(specs)
+
+
+@cache
+def declared_units() -> dict[str, str]:
+    """The unit this header declares for each field name ("events", "ns",
+    "bytes"): what a session file's field table says for the same name."""
+    names = unit_names()
+    return {s.name: names[s.unit] for s in field_specs()}
 
 
 @dataclass(frozen=True)
@@ -113,11 +129,11 @@ class Layout:
 
 def layout(slot_count: int, hot_entries: int | None = None) -> Layout:
     ffi = _ffi.ffi()
-    table = _align(ffi.sizeof("struct vrift_header"), 64)
+    table = _align(ffi.sizeof("struct vrift_header"), c("VRIFT_ALIGN_LINE"))
     nfields = len(field_specs())
-    slots = _align(table + nfields * ffi.sizeof("struct vrift_field"), 4096)
-    slot_size = _align(ffi.sizeof("struct vrift_slot"), 64)
-    hot = _align(slots + slot_count * slot_size, 4096)
+    slots = _align(table + nfields * ffi.sizeof("struct vrift_field"), c("VRIFT_ALIGN_PAGE"))
+    slot_size = _align(ffi.sizeof("struct vrift_slot"), c("VRIFT_ALIGN_LINE"))
+    hot = _align(slots + slot_count * slot_size, c("VRIFT_ALIGN_PAGE"))
     hot_count = c("VRIFT_HOT_DEFAULT_ENTRIES") if hot_entries is None else hot_entries
     arena = hot + hot_count * ffi.sizeof("struct vrift_hot_entry")
     arena_size = c("VRIFT_HOT_DEFAULT_ARENA")
@@ -131,6 +147,6 @@ def layout(slot_count: int, hot_entries: int | None = None) -> Layout:
         hot_count=hot_count,
         hot_arena_offset=arena,
         hot_arena_size=arena_size,
-        file_size=_align(arena + arena_size, 4096),
+        file_size=_align(arena + arena_size, c("VRIFT_ALIGN_PAGE")),
         slots_ready=min(slot_count, c("VRIFT_SLOT_CHUNK")),
     )

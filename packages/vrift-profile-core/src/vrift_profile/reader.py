@@ -17,9 +17,8 @@ from pathlib import Path
 
 from . import _ffi
 from .errors import ProfileFormatError, open_failed
-from .layout import c
+from .layout import TIMED_CALLS, c, misc_names, op_fields, unit_names
 from .snapshot import (
-    UNSEEN_REASONS,
     CommandStats,
     HotPath,
     HotPathTable,
@@ -30,10 +29,8 @@ from .snapshot import (
 )
 
 READER_MAJOR = 1
-HEADER_LEN_1_0 = 248
 _MAX_FIELDS = 65536
 _MAX_SLOT_SIZE = 1 << 20
-_OP_SUFFIXES = ("calls", "errors", "enoent", "eacces", "latency_ns", "histogram")
 
 
 @dataclass(frozen=True)
@@ -116,14 +113,13 @@ def parse_header(path: Path, head: bytes, actual_size: int) -> Header:
         )
     if not pre.ready:
         raise _fail(path, "profile is not initialised (its creator has not finished, or died)")
-    # 1.0 and 1.1 headers are 248 bytes; 1.2 appended the projection table
-    # (440), 1.4 slots_ready (448). Fields a version lacks read as zero padding.
-    if pre.minor >= 4:
-        hsize = ffi.sizeof("struct vrift_header")
-    elif pre.minor >= 2:
+    # 1.0 and 1.1 headers end where 1.2 appended the projection table (440
+    # bytes); 1.4 appended slots_ready (448). A field a file's header lacks
+    # reads as zero (the padding before its field table).
+    if pre.minor >= 2:
         hsize = ffi.offsetof("struct vrift_header", "slots_ready")
     else:
-        hsize = HEADER_LEN_1_0
+        hsize = c("VRIFT_HEADER_LEN_1_0")
     if pre.header_len < hsize:
         raise _fail(path, f"corrupt header (length {pre.header_len} < {hsize})")
     if pre.file_size > actual_size:
@@ -203,9 +199,13 @@ def parse_header(path: Path, head: bytes, actual_size: int) -> Header:
 
 def _timing(h, minor: int) -> dict[str, int]:
     """How calls were timed: from the header (1.3), else the 1.0-1.2 rule
-    (readdir alone, one call in 16)."""
+    (readdir alone, one call in VRIFT_SAMPLE_PERIOD_1_0)."""
     if minor < 3:
-        return {"sample_period": 16, "sampled_ops": 1 << c("VRIFT_OP_READDIR"), "hot_sample_period": 1}
+        return {
+            "sample_period": c("VRIFT_SAMPLE_PERIOD_1_0"),
+            "sampled_ops": 1 << c("VRIFT_OP_READDIR"),
+            "hot_sample_period": 1,
+        }
     period, ops = int(h.timing_sample_period), int(h.timing_sampled_ops)
     hot = int(h.hot_sample_period) if minor >= 4 else 1
     if hot < 1 or hot > 1 << 20 or hot & (hot - 1):
@@ -265,28 +265,32 @@ class _SlotDecoder:
 
     def __init__(self, header: Header):
         by_name = {f.name: f for f in header.fields}
-        self.ops: list[tuple[str, tuple[int, ...]]] = []  # name, u64 indexes
+        suffixes = op_fields()  # an operation is a name with a row for each
+        self.ops: list[tuple[str, tuple[int, ...]]] = []  # name, u64 index of the fields add() sums
         for f in header.fields:
             if not f.name.endswith(".calls"):
                 continue
             op = f.name[: -len(".calls")]
-            parts = [by_name.get(f"{op}.{s}") for s in _OP_SUFFIXES]
-            if any(p is None for p in parts):
-                continue
-            self.ops.append((op, tuple(p.offset // 8 for p in parts)))  # type: ignore[union-attr]
+            at = {s: by_name[f"{op}.{s}"].offset // 8 for s in suffixes if f"{op}.{s}" in by_name}
+            if len(at) == len(suffixes):
+                fields = (at["calls"], at["errors"], at["enoent"], at["eacces"], at["latency_ns"])
+                self.ops.append((op, (*fields, at["histogram"])))
         self.hist = header.hist_buckets
         # 1.3: OP.timed_calls (weighted latency and histogram); absent before
         self.timed = {
-            op: by_name[f"{op}.timed_calls"].offset // 8
+            op: by_name[f"{op}.{TIMED_CALLS}"].offset // 8
             for op, _ in self.ops
-            if f"{op}.timed_calls" in by_name
+            if f"{op}.{TIMED_CALLS}" in by_name
         }
-        op_fields = {f"{op}.{s}" for op, _ in self.ops for s in (*_OP_SUFFIXES, "timed_calls")}
+        per_op = {f"{op}.{s}" for op, _ in self.ops for s in (*suffixes, TIMED_CALLS)}
         self.scalars = [
             (f.name, f.offset // 8)
             for f in header.fields
-            if f.name not in op_fields and f.kind == c("VRIFT_KIND_COUNTER") and f.count == 1
+            if f.name not in per_op and f.kind == c("VRIFT_KIND_COUNTER") and f.count == 1
         ]
+        # the unit each scalar counter's row declares (one this reader does not know: events)
+        units = unit_names()
+        self.units = {name: units.get(by_name[name].unit, "events") for name, _ in self.scalars}
 
     @property
     def op_names(self) -> tuple[str, ...]:
@@ -370,7 +374,8 @@ def _read(p: Path) -> tuple[Header, bytes, bytes, Path]:
         if len(first) >= hsize:
             # Header says where the field table ends; read up to it, bounded by the file.
             h = _ffi.ffi().cast("struct vrift_header *", _ffi.ffi().from_buffer(first))
-            table_end = min(size, int(h.field_table_offset) + int(h.field_count) * 64)
+            row = _ffi.ffi().sizeof("struct vrift_field")
+            table_end = min(size, int(h.field_table_offset) + int(h.field_count) * row)
             first = _pread_all(fd, max(hsize, table_end), 0)
         header = parse_header(p, first, size)
         slots = _pread_all(fd, header.slots_used * header.slot_size, header.slots_offset)
@@ -396,21 +401,35 @@ def _hot_paths(
     if not header.hot_count:
         return HotPathTable(), ()
     unseen_flag = c("VRIFT_HOT_UNSEEN")
-    reason_bits = [(r, c(f"VRIFT_HOT_UNSEEN_{r.upper()}")) for r in UNSEEN_REASONS]
+    # the reasons are the unseen_* counters: VRIFT_MISC_UNSEEN_R and VRIFT_HOT_UNSEEN_R
+    reasons = [n.removeprefix("unseen_") for n in misc_names() if n.startswith("unseen_")]
+    reason_bits = [(r, c(f"VRIFT_HOT_UNSEEN_{r.upper()}")) for r in reasons]
     unseen: dict[tuple[str, str], list] = {}
-    words = memoryview(hot)[: header.hot_count * 64].cast("Q")
+    # Raw words, not cffi structs: a table has 16384 entries, few in use.
+    ffi = _ffi.ffi()
+    size = ffi.sizeof("struct vrift_hot_entry")
+    raw = memoryview(hot)[: header.hot_count * size]
+    words, halves = raw.cast("Q"), raw.cast("I")
+
+    def at(member: str, width: int) -> int:
+        return ffi.offsetof("struct vrift_hot_entry", member) // width
+
+    hash_at, calls_at, errors_at = at("hash", 8), at("calls", 8), at("errors", 8)
+    latency_at, ops_at = at("latency_ns", 8), at("ops", 8)
+    off_at, len_at = at("path_off", 4), at("path_len", 4)
+    comm_at, comm_len = at("comm", 1), c("VRIFT_HOT_COMM_LEN")
     arena_at = header.hot_arena_offset - header.hot_offset
     arena_size = header.hot_arena_size
     merged: dict[tuple[str, str], list] = {}
     unknowns: dict[str, list] = {}
     for i in range(header.hot_count):
-        w = i * 8
-        if not words[w] or not words[w + 2]:
+        w, h, b = i * size // 8, i * size // 4, i * size
+        if not words[w + hash_at] or not words[w + calls_at]:
             continue  # empty, or no calls since the last reset
-        off_len = words[w + 1]
-        off, length = off_len & 0xFFFFFFFF, off_len >> 32
-        calls, errors, latency, ops = words[w + 2], words[w + 3], words[w + 4], words[w + 5]
-        raw_comm = hot[i * 64 + 48 : i * 64 + 64].split(b"\0", 1)[0]
+        off, length = halves[h + off_at], halves[h + len_at]
+        calls, errors = words[w + calls_at], words[w + errors_at]
+        latency, ops = words[w + latency_at], words[w + ops_at]
+        raw_comm = hot[b + comm_at : b + comm_at + comm_len].split(b"\0", 1)[0]
         comm = raw_comm.decode("utf-8", "replace") or "?"
         stored = not (off == 0 or off + length >= arena_size)
         # claimed, but the path is not stored (arena full) or not yet published: no name
@@ -452,22 +471,25 @@ def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapsh
     ffi = _ffi.ffi()
     decoder = _SlotDecoder(header)
     words_all = memoryview(slots).cast("Q")
+    halves = memoryview(slots).cast("I")  # the head's u32 members (slot_size is a multiple of 8)
     per_slot = header.slot_size // 8
+
+    def head_u32(member: str) -> int:
+        return ffi.offsetof("struct vrift_slot_head", member) // 4
+
+    state_at, gen_at = head_u32("state"), head_u32("reset_generation")
+    # 1.4: a thread row names its image's slot; before, the field is 0
+    owner_at = head_u32("owner_slot")
     comm_off = ffi.offsetof("struct vrift_slot_head", "comm")
     comm_len = c("VRIFT_COMM_LEN")
-    gen_off = ffi.offsetof("struct vrift_slot_head", "reset_generation")
     live = c("VRIFT_SLOT_LIVE")
-    # 1.4: a thread row names its image's slot; before, the field is 0
-    owner_off = ffi.offsetof("struct vrift_slot_head", "owner_slot")
     seen_images: set[int] = set()
     groups: dict[str, _Totals] = {}
     for i in range(header.slots_used):
         base = i * header.slot_size
-        state = int.from_bytes(slots[base : base + 4], "little")
-        if i > 0 and state != live:
+        if i > 0 and halves[base // 4 + state_at] != live:
             continue  # claimed but not yet published, or garbage: skip
-        gen = int.from_bytes(slots[base + gen_off : base + gen_off + 4], "little")
-        if i > 0 and gen != header.reset_generation:
+        if i > 0 and halves[base // 4 + gen_at] != header.reset_generation:
             continue  # counts from before the last reset; its owner renews it at its next call
         words = words_all[i * per_slot : (i + 1) * per_slot]
         if i == 0:
@@ -483,9 +505,7 @@ def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapsh
             totals = groups[name] = decoder.new_totals()
         decoder.add(totals, words)
         # an image counts once, by its slot's index, whichever of its rows is current
-        owner = 0
-        if header.minor >= 4:
-            owner = int.from_bytes(slots[base + owner_off : base + owner_off + 4], "little")
+        owner = halves[base // 4 + owner_at] if header.minor >= 4 else 0
         image = owner or i
         if image not in seen_images:
             seen_images.add(image)
@@ -513,4 +533,6 @@ def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapsh
     from .lifetimes import LazyImages, process_images  # 1.5
 
     images = LazyImages(lambda: process_images(header, slots, decoder))
-    return Snapshot(info, commands, decoder.op_names, table, header.projections, unseen, images)
+    return Snapshot(
+        info, commands, decoder.op_names, table, header.projections, unseen, images, decoder.units
+    )

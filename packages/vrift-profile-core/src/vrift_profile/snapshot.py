@@ -7,6 +7,7 @@ nothing is estimated except where a name says so (`est_total_ns`).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,11 +16,32 @@ if TYPE_CHECKING:
 
     from .lifetimes import ProcessImage
 
-HIST_BUCKETS = 32  # matches VRIFT_HIST_BUCKETS; the reader checks the file agrees
+
+def _header_constant(name: str) -> int:
+    # On first use, not at import: loading a JSON snapshot needs no header.
+    from ._ffi import constants
+
+    return constants()[name]
 
 
-def bucket_upper_ns(i: int, buckets: int = HIST_BUCKETS) -> float:
+def __getattr__(name: str) -> Any:
+    if name == "HIST_BUCKETS":  # VRIFT_HIST_BUCKETS; files carry their own count
+        return _header_constant("VRIFT_HIST_BUCKETS")
+    if name == "UNSEEN_REASONS":  # the unseen_* counters, in order
+        from .layout import misc_names
+
+        return tuple(n.removeprefix("unseen_") for n in misc_names() if n.startswith("unseen_"))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _empty_histogram() -> tuple[int, ...]:
+    return (0,) * _header_constant("VRIFT_HIST_BUCKETS")
+
+
+def bucket_upper_ns(i: int, buckets: int | None = None) -> float:
     """Largest latency (ns) bucket i holds: 2^(i+1) - 1; the last bucket is unbounded."""
+    if buckets is None:
+        buckets = _header_constant("VRIFT_HIST_BUCKETS")
     return float("inf") if i >= buckets - 1 else float(2 ** (i + 1) - 1)
 
 
@@ -34,7 +56,7 @@ class OpStats:
     latency_ns: int = 0
     # bucket i counts timed calls that took [2^i, 2^(i+1)) ns (0 ns in bucket 0,
     # the last bucket holds everything longer).
-    histogram: tuple[int, ...] = (0,) * HIST_BUCKETS
+    histogram: tuple[int, ...] = field(default_factory=_empty_histogram)
     # Format 1.3: how many calls were really timed. latency_ns and the
     # histogram are then weighted (a call timed on a 1-in-P sample counts P
     # times): estimates of the total time and of the distribution over all
@@ -209,9 +231,10 @@ class SessionInfo:
         """One line for people: which figures are sampled, or None when exact."""
         if self.sample_period <= 1 or not self.sampled_ops:
             return None
+        first = _header_constant("VRIFT_SAMPLE_EXACT_FIRST")
         return (
             f"{', '.join(self.sampled_ops)} timed on a random 1-in-{self.sample_period} sample "
-            "after each thread's first 64 calls: their times are estimates"
+            f"after each thread's first {first} calls: their times are estimates"
         )
 
     @property
@@ -348,9 +371,6 @@ class HotPathTable:
         )
 
 
-UNSEEN_REASONS = ("static", "setid", "no_preload")  # the unseen_* counters, in order
-
-
 @dataclass(frozen=True)
 class UnseenProgram:
     """A program a command ran that vrift cannot follow (format 1.4): a static
@@ -360,7 +380,7 @@ class UnseenProgram:
     path: str
     command: str  # the command that ran it
     runs: int
-    reasons: tuple[str, ...]  # of UNSEEN_REASONS
+    reasons: tuple[str, ...]  # what its unseen_* counters say: "static", "setid", "no_preload"
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "command": self.command, "runs": self.runs, "reasons": list(self.reasons)}
@@ -370,13 +390,26 @@ class UnseenProgram:
         return cls(d["path"], d["command"], int(d["runs"]), tuple(d["reasons"]))
 
 
+def declared_units() -> dict[str, str]:
+    """The unit ("events", "ns" or "bytes") this vrift's header declares for
+    each field name; a file's field table declares the same for the same
+    name (names are append-only)."""
+    from .layout import declared_units
+
+    return declared_units()
+
+
 def counter_unit(name: str) -> str:
-    """Unit of a scalar counter, by vrift's naming rule: "bytes", "ns" or "events"."""
-    if name.startswith("bytes_") or name.endswith("_bytes"):
-        return "bytes"
-    if name.endswith("_ns") or "_ns_" in name:
-        return "ns"
-    return "events"
+    """Deprecated: use Snapshot.unit(name), the unit the file declared.
+
+    The unit this vrift's header declares for the scalar counter `name`
+    ("events" for a name it does not know)."""
+    warnings.warn(
+        "vrift_profile.snapshot.counter_unit is deprecated: use Snapshot.unit(name)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return declared_units().get(name, "events")
 
 
 LOADER_METHOD = (
@@ -406,6 +439,16 @@ class Snapshot:
     # Every process image with its life (1.5; empty for older files), by start;
     # decoded from the file at first use (lifetimes.LazyImages)
     images: Sequence[ProcessImage] = ()
+    # The unit ("events", "ns", "bytes") of each scalar counter, as the
+    # file's field table declared it
+    counter_units: dict[str, str] = field(default_factory=dict)
+
+    def unit(self, name: str) -> str:
+        """The unit of scalar counter `name`, "events", "ns" or "bytes", as the
+        file declared it; for a snapshot made without units (by hand), what
+        this vrift's header declares ("events" for a name it does not know)."""
+        declared = self.counter_units.get(name)
+        return declared if declared is not None else declared_units().get(name, "events")
 
     @property
     def ops(self) -> dict[str, OpStats]:
@@ -458,10 +501,13 @@ class Snapshot:
             "hot_paths": self.hot.to_dict(),
             "loader": self.loader(),
             "not_seen": {
-                "by_reason": {r: ctr[f"unseen_{r}"] for r in UNSEEN_REASONS if f"unseen_{r}" in ctr},
+                "by_reason": {
+                    k.removeprefix("unseen_"): v for k, v in ctr.items() if k.startswith("unseen_")
+                },
                 "programs": [u.to_dict() for u in self.unseen],
             },
             **({"process_images": [p.to_dict() for p in self.images]} if self.images else {}),
+            "counter_units": dict(self.counter_units),
         }
 
     def loader(self) -> dict[str, Any]:
@@ -519,7 +565,18 @@ class Snapshot:
             ),
             tuple(UnseenProgram.from_dict(u) for u in d.get("not_seen", {}).get("programs", [])),
             _images_from(d.get("process_images", ())),
+            _counter_units(d),
         )
+
+
+def _counter_units(d: dict[str, Any]) -> dict[str, str]:
+    """A JSON snapshot's counter units; one written before they were exported
+    gets what the header declares for its counters' names."""
+    if "counter_units" in d:
+        return {k: str(v) for k, v in d["counter_units"].items()}
+    names = {k for p in d["processes"] for k in p.get("counters", {})}
+    declared = declared_units()
+    return {k: declared[k] for k in sorted(names) if k in declared}
 
 
 def _images_from(rows) -> tuple[ProcessImage, ...]:

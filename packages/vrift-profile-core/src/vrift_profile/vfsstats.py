@@ -8,17 +8,18 @@ access, readlink),
 
 "mean served call" is timed over the whole served path, from the VFS
 hook's entry to the end of its bookkeeping (counters, hot paths). "mean
-real call" is measured in place: in runs of 48 of every 4096 served calls
-per thread the shim also makes the real call, into a scratch buffer, and
-times the system call alone ("shadow samples"; the program still gets the
-served answer). The two differ in what they leave out (the real side
-omits its bookkeeping, and a lone real call among served ones finds
-colder caches than one in a stream); docs/vfs.md and benchmarks/RESULTS.md
-compare the estimate with measured A/B runs. Without shadow samples
-(counters-only sessions) the baseline falls back to the mean of the
-class's real calls elsewhere in the session; a class with neither gets
-no estimate. Disk saved is exact: the sum over
-the session's projections of original bytes minus distinct stored bytes.
+real call" is measured in place: in runs of VRIFT_VFS_SHADOW_RUN of every
+VRIFT_VFS_SHADOW_PERIOD served calls per thread (vrift_profile.h) the shim
+also makes the real call, into a scratch buffer, and times the system call
+alone ("shadow samples"; the program still gets the served answer). The
+two differ in what they leave out (the real side omits its bookkeeping,
+and a lone real call among served ones finds colder caches than one in a
+stream); docs/vfs.md and benchmarks/RESULTS.md compare the estimate with
+measured A/B runs. Without shadow samples (counters-only sessions) the
+baseline falls back to the mean of the class's real calls elsewhere in the
+session; a class with neither gets no estimate. Disk saved is exact: the
+sum over the session's projections of original bytes minus distinct stored
+bytes.
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # Snapshot.to_dict() asks this module for the VFS block: no import back
     from .snapshot import Snapshot
-
-SERVED_OPS = ("stat", "lstat", "fstat", "statx", "access", "readlink")
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,9 @@ def contribution(snap: Snapshot) -> VfsContribution | None:
     estimated = False
     missing = []
     served_calls = serving_ns = 0
-    for op in SERVED_OPS:
+    # the classes the VFS serves: those the file has vfs_served_calls_OP counters for
+    served = [k.removeprefix("vfs_served_calls_") for k in ctr if k.startswith("vfs_served_calls_")]
+    for op in served:
         n = ctr.get(f"vfs_served_calls_{op}", 0)
         ns = ctr.get(f"vfs_served_ns_{op}", 0)
         shadow_n = ctr.get(f"vfs_shadow_calls_{op}", 0)

@@ -215,12 +215,14 @@ def reset(path: str | os.PathLike[str]) -> None:
         m[start : start + int(hdr.slot_size) - head] = bytes(int(hdr.slot_size) - head)
         overflow = ffi.cast("struct vrift_slot_head *", ffi.cast("char *", hdr) + int(hdr.slots_offset))
         overflow.reset_generation = gen
-        # Hot paths stay claimed (their names remain valid); their counters restart.
+        # Hot paths stay claimed (their names remain valid); their counters
+        # (the members from calls to ops) restart.
         entry = ffi.sizeof("struct vrift_hot_entry")
-        zeros = bytes(32)  # calls, errors, latency_ns, ops
+        first = ffi.offsetof("struct vrift_hot_entry", "calls")
+        zeros = bytes(ffi.offsetof("struct vrift_hot_entry", "ops") + 8 - first)
         for i in range(int(hdr.hot_count)):
-            at = int(hdr.hot_offset) + i * entry + 16
-            m[at : at + 32] = zeros
+            at = int(hdr.hot_offset) + i * entry + first
+            m[at : at + len(zeros)] = zeros
         hdr.hot_dropped = 0
         hdr.hot_unresolved = 0
         hdr.reset_realtime_ns = _realtime_ns()
@@ -313,7 +315,7 @@ class SyntheticWriter:
         o.eacces += eacces
         o.latency_ns += latency_ns
         for bucket, n in (histogram or {}).items():
-            o.hist[bucket] += n
+            o.histogram[bucket] += n
         ctr.timed[i] += sum((histogram or {}).values()) if timed is None else timed
 
     def add_counter(self, idx: int, name: str, value: int) -> None:

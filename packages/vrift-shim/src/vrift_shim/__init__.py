@@ -1,10 +1,11 @@
-"""Locate vrift's LD_PRELOAD shim and the C header that defines the profile format."""
+"""Locate vrift's LD_PRELOAD shim and the C headers that define vrift's file formats."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-__all__ = ["header_path", "library_path", "ShimNotBuiltError"]
+__all__ = ["cdef_source", "header_path", "include_dir", "library_path", "ShimNotBuiltError"]
 
 _HERE = Path(__file__).resolve().parent
 
@@ -51,6 +52,38 @@ def library_path() -> Path:
     return lib
 
 
+def include_dir() -> Path:
+    """The format headers: the single source of truth for every layout."""
+    return _HERE / "include"
+
+
 def header_path() -> Path:
-    """The profile-format header: the single source of truth for its layout."""
-    return _HERE / "include" / "vrift_profile.h"
+    """The profile-format header."""
+    return include_dir() / "vrift_profile.h"
+
+
+_INT_DEFINE = re.compile(r"#define\s+\w+\s+(0x[0-9a-fA-F]+|\d+)\b")
+_LOCAL_INCLUDE = re.compile(r'#include\s+"(vrift_\w+\.h)"')
+
+
+def cdef_source(*headers: str) -> str:
+    """The named headers (e.g. "vrift_profile.h") as cffi's cdef takes them:
+    each vrift header they include inlined once, in place; include guards,
+    system includes and string #defines dropped; integer #defines kept."""
+    seen: set[str] = set()
+    out: list[str] = []
+
+    def add(name: str) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        for line in (include_dir() / name).read_text().splitlines():
+            s = line.strip()
+            if m := _LOCAL_INCLUDE.match(s):
+                add(m.group(1))
+            elif not s.startswith("#") or _INT_DEFINE.match(s):
+                out.append(line)
+
+    for h in headers:
+        add(h)
+    return "\n".join(out)

@@ -4,7 +4,7 @@ The source of truth is the shim's vrift_manifest.h (the writer goes
 through cffi over it). Reading needs only fixed offsets, and parsing the
 header with cffi costs ~75 ms per process, which `vrift run --vfs` would
 pay on every build command; tests/vfs/test_lifecycle.py checks every
-offset here against cffi's offsetof.
+offset and constant here against cffi's offsetof and the header's values.
 """
 
 from __future__ import annotations
@@ -71,7 +71,12 @@ ENTRY_CHECKS = (
     ("st.stx_mtime.tv_nsec", E_MTIME_NSEC),
 )
 
-TYPE_FILE, TYPE_DIR, TYPE_SYMLINK = 1, 2, 3
+TYPE_FILE, TYPE_DIR, TYPE_SYMLINK = 1, 2, 3  # enum vrift_entry_type
+
+# The lines of a projection descriptor (vrift_vfs_state.h, enum vrift_proj_line):
+# `vrift run --vfs` reads descriptors, so these too are copies checked by the test.
+PROJ_LINE_ROOT, PROJ_LINE_MANIFEST, PROJ_LINE_DIRTY, PROJ_LINE_STORE, PROJ_LINE_MECHANISM = range(5)
+PROJ_LINES = 5
 
 
 def field_offsets(s: struct.Struct) -> list[int]:

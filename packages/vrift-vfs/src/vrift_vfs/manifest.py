@@ -18,7 +18,7 @@ from .errors import VfsError
 from .pathhash import bloom_bits, path_hash
 from .store import blob_key
 
-ENTRY_TYPES = {"file": 1, "dir": 2, "symlink": 3}
+ENTRY_TYPES = {"file": L.TYPE_FILE, "dir": L.TYPE_DIR, "symlink": L.TYPE_SYMLINK}
 TYPE_NAMES = {v: k for k, v in ENTRY_TYPES.items()}
 
 

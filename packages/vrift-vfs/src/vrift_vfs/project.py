@@ -1,16 +1,16 @@
 """Projections: a manifest version materialized as a real tree (materialize.py).
 
-Each projection is registered per user (store.state_root()/projections):
+Each projection is registered per user (store.state_root()/projections);
+both files are formats the shim shares (vrift_vfs_state.h):
 
-    projections/ID.proj    the descriptor, one path per line:
-                             1 root of the projection
-                             2 the manifest version file it is pinned to
-                             3 its dirty table
-                             4 the store root (blobs are <4>/blobs/...)
-                             5 the mechanism: reflink, hardlink or copy
-                           (the shim reads lines 1-4 and ignores the rest)
+    projections/ID.proj    the descriptor, one path per line (layout.PROJ_LINE_*):
+                           the projection's root, the manifest version file it
+                           is pinned to, its dirty table, the store root
+                           (blobs are STORE/blobs/...), the mechanism
+                           (reflink, hardlink or copy; the shim ignores it)
     projections/ID.dirty   shared table of paths changed through the shim
-                           (copy-on-write, unlink, rename...), never served again
+                           (copy-on-write, unlink, rename...), never served
+                           again (dirty.py)
 
 ID is derived from the projection's absolute path. A descriptor from
 before versions (three lines) is read with the store derived from its
@@ -26,14 +26,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import changes, tamper, versions
+from . import changes, dirty, tamper, versions
+from . import layout as L
 from .errors import VfsError
 from .manifest import read_manifest
 from .materialize import materialize
 from .store import Store, why
-
-DIRTY_SLOTS = 1 << 16
-DIRTY_HEADER = 64  # u64 magic, u64 slots, u64 all_dirty, padding
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,13 @@ class Projection:
         return versions.parse(self.manifest)[1]
 
     def text(self) -> str:
-        return f"{self.root}\n{self.manifest}\n{self.dirty}\n{self.store}\n{self.mechanism}\n"
+        lines = [""] * L.PROJ_LINES
+        lines[L.PROJ_LINE_ROOT] = str(self.root)
+        lines[L.PROJ_LINE_MANIFEST] = str(self.manifest)
+        lines[L.PROJ_LINE_DIRTY] = str(self.dirty)
+        lines[L.PROJ_LINE_STORE] = str(self.store)
+        lines[L.PROJ_LINE_MECHANISM] = self.mechanism
+        return "".join(f"{line}\n" for line in lines)
 
 
 @dataclass(frozen=True)
@@ -69,27 +73,23 @@ def projection_id(root: Path) -> str:
     return hashlib.sha256(os.fsencode(root)).hexdigest()[:16]
 
 
-def _dirty_table() -> bytes:
-    head = (0x59545249445256).to_bytes(8, "little") + DIRTY_SLOTS.to_bytes(8, "little")
-    return head + bytes(DIRTY_HEADER - len(head)) + bytes(8 * DIRTY_SLOTS)
-
-
 def read_descriptor(path: Path) -> Projection | None:
     """The projection a descriptor describes; None if it is not one."""
     try:
         lines = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError):
         return None
-    if len(lines) < 3 or not all(lines[:3]):
+    lines += [""] * (L.PROJ_LINES - len(lines))
+    root, manifest, table = lines[L.PROJ_LINE_ROOT], lines[L.PROJ_LINE_MANIFEST], lines[L.PROJ_LINE_DIRTY]
+    if not (root and manifest and table):
         return None
-    manifest = Path(lines[1])
-    if len(lines) >= 4 and lines[3]:
-        store = Path(lines[3])
-        mechanism = lines[4] if len(lines) >= 5 and lines[4] else "hardlink"
+    if lines[L.PROJ_LINE_STORE]:
+        store = Path(lines[L.PROJ_LINE_STORE])
+        mechanism = lines[L.PROJ_LINE_MECHANISM] or "hardlink"
         legacy = False
-    else:  # before versions: <store>/manifests/NAME.vmf, always links
-        store, mechanism, legacy = manifest.parent.parent, "hardlink", True
-    proj = Projection(path.stem, Path(lines[0]), manifest, Path(lines[2]), store, mechanism, path)
+    else:  # before versions (three lines): <store>/manifests/NAME.vmf, always links
+        store, mechanism, legacy = Path(manifest).parent.parent, "hardlink", True
+    proj = Projection(path.stem, Path(root), Path(manifest), Path(table), store, mechanism, path)
     if legacy:
         tmp = path.with_name(f".{path.name}.upgrade")
         with contextlib.suppress(OSError):
@@ -138,7 +138,7 @@ def mount(
         desc = store.projections / f"{pid}.proj"
         proj = Projection(pid, root, v.path, store.projections / f"{pid}.dirty", store.root, used, desc)
         try:  # registered before the lock is released, so a gc sees the pin
-            store.write_atomic(proj.dirty, _dirty_table(), mode=0o600)
+            store.write_atomic(proj.dirty, dirty.new_table(), mode=0o600)
             store.write_atomic(desc, proj.text().encode(), mode=0o644)
         except VfsError:
             _remove_tree(root, keep_root=not created)

@@ -23,6 +23,8 @@
 #define VRIFT_MANIFEST_H
 #include <stdint.h>
 
+#include "vrift_common.h"
+
 #define VRIFT_MANIFEST_MAGIC 0x464D5256
 #define VRIFT_MANIFEST_MAJOR 1
 #define VRIFT_MANIFEST_MINOR 0
@@ -80,7 +82,7 @@ struct vrift_statx {
 
 struct vrift_manifest_header {
     uint32_t magic;             /* VRIFT_MANIFEST_MAGIC */
-    uint32_t byte_order;        /* VRIFT_BYTE_ORDER_MARK */
+    uint32_t byte_order;        /* VRIFT_BYTE_ORDER_MARK (vrift_common.h) */
     uint16_t major;
     uint16_t minor;
     uint32_t header_len;

@@ -5,7 +5,9 @@
  * (C) includes it; vrift_profile (Python) feeds it to cffi's cdef, so it
  * must stay inside the C subset cffi parses: plain structs, enums and
  * integer #defines. No macros with arguments, no expressions in #define,
- * no _Static_assert here (those live in csrc/shim.h).
+ * no _Static_assert here (those live in csrc/shim.h). Every layout fact
+ * Python needs comes from here through cffi (sizeof, offsetof, these
+ * constants and enums); nothing is copied by hand.
  *
  * A session file is:
  *
@@ -27,10 +29,16 @@
 #define VRIFT_PROFILE_H
 #include <stdint.h>
 
+#include "vrift_common.h"
+
 #define VRIFT_MAGIC 0x56524654
-#define VRIFT_BYTE_ORDER_MARK 0x01020304
 #define VRIFT_VERSION_MAJOR 1
 #define VRIFT_VERSION_MINOR 5
+
+/* Header length by minor version: 1.0 and 1.1 wrote the header up to
+ * vfs_projections (248 bytes); 1.2 appended the projection table, and
+ * 1.3 and 1.4 only used reserved space. Frozen: csrc/shim.h checks it. */
+#define VRIFT_HEADER_LEN_1_0 248
 
 /* log2 latency histogram: bucket i holds integer ns in [2^i, 2^(i+1)),
  * bucket 0 also holds 0 ns, the last bucket holds everything >= 2^31 ns. */
@@ -41,6 +49,12 @@
 /* 1.5: what a slot keeps of its process image's life (struct vrift_life) */
 #define VRIFT_CMDLINE_LEN 256
 #define VRIFT_CWD_LEN 256
+
+/* How a creator lays a file out (readers go by the header's offsets):
+ * the field table starts and each slot is padded to a cache line; the
+ * slots, the hot-path table and the end of the file to a page. */
+#define VRIFT_ALIGN_LINE 64
+#define VRIFT_ALIGN_PAGE 4096
 
 /* Slots a new session lays out unless told otherwise (one per process
  * image, one more per extra counting thread; ~6.3 KB each since 1.5).
@@ -68,6 +82,19 @@
 #define VRIFT_DEFAULT_SAMPLE_PERIOD 16
 #define VRIFT_DEFAULT_SAMPLED_OPS 4575
 #define VRIFT_SAMPLE_EXACT_FIRST 64
+/* Files of format 1.0-1.2 name no sample: readdir alone was timed, one
+ * call in this many (a shim attaching to such a file, and readers of it,
+ * go by this). */
+#define VRIFT_SAMPLE_PERIOD_1_0 16
+
+/* The VFS time-saved baseline (csrc/vfs_serve.c): of every
+ * VRIFT_VFS_SHADOW_PERIOD calls the VFS serves on a thread (a power of
+ * two), the first VRIFT_VFS_SHADOW_RUN are also made for real into a
+ * scratch buffer and timed (the vfs_shadow_* counters), in timing
+ * sessions only. Bursts, not single calls: a real call alone among
+ * served ones finds colder caches than one in a stream. */
+#define VRIFT_VFS_SHADOW_RUN 48
+#define VRIFT_VFS_SHADOW_PERIOD 4096
 
 /* Hot paths (format 1.4): each path call is recorded with probability
  * 1/hot_sample_period (a per-thread countdown over geometric gaps, like
@@ -106,8 +133,7 @@ enum vrift_op {
     VRIFT_OP_COUNT
 };
 
-/* Scalar counters of a slot that are not per operation. Append only.
- * (The VFS counters of RFC-0045 join here when the VFS layer lands.) */
+/* Scalar counters of a slot that are not per operation. Append only. */
 enum vrift_misc {
     VRIFT_MISC_BYTES_READ = 0,
     VRIFT_MISC_BYTES_WRITTEN,
@@ -133,8 +159,9 @@ enum vrift_misc {
     VRIFT_MISC_VFS_SERVED_NS_ACCESS,
     VRIFT_MISC_VFS_SERVED_CALLS_READLINK,
     VRIFT_MISC_VFS_SERVED_NS_READLINK,
-    /* bursts of served calls also made for real, timed (16 of every
-     * 1024): the measured cost of what serving avoids (time-saved baseline) */
+    /* bursts of served calls also made for real, timed (VRIFT_VFS_SHADOW_RUN
+     * of every VRIFT_VFS_SHADOW_PERIOD): the measured cost of what serving
+     * avoids (time-saved baseline) */
     VRIFT_MISC_VFS_SHADOW_CALLS_STAT,
     VRIFT_MISC_VFS_SHADOW_NS_STAT,
     VRIFT_MISC_VFS_SHADOW_CALLS_LSTAT,
@@ -206,10 +233,25 @@ enum vrift_field_kind {
     VRIFT_KIND_HISTOGRAM = 2    /* `count` u64 log2-ns buckets */
 };
 
+/* Readers name a unit after its member: "events", "ns", "bytes". */
 enum vrift_unit {
     VRIFT_UNIT_EVENTS = 1,
-    VRIFT_UNIT_NANOSECONDS = 2,
+    VRIFT_UNIT_NS = 2,
     VRIFT_UNIT_BYTES = 3
+};
+
+/* The unit (enum vrift_unit) of each member of struct vrift_op_stats,
+ * named after it: the field table has a row OP.MEMBER for each (an array
+ * member is a histogram), then, after the misc counters, OP.timed_calls
+ * (1.3, struct vrift_counters.timed). */
+enum vrift_op_field_unit {
+    VRIFT_OPUNITOF_CALLS = 1,
+    VRIFT_OPUNITOF_ERRORS = 1,
+    VRIFT_OPUNITOF_ENOENT = 1,
+    VRIFT_OPUNITOF_EACCES = 1,
+    VRIFT_OPUNITOF_LATENCY_NS = 2,
+    VRIFT_OPUNITOF_HISTOGRAM = 2,
+    VRIFT_OPUNITOF_TIMED_CALLS = 1
 };
 
 enum vrift_clock_source {
@@ -294,7 +336,7 @@ struct vrift_header {
     char creator[VRIFT_CREATOR_LEN];
     uint32_t mode;              /* enum vrift_mode: what `enabled` becomes on start */
     uint32_t timing_sample_period; /* 1.3: 1 = every call timed; else a power of two
-                                      (1.0-1.2 files: 0, readdir alone timed 1 in 16) */
+                                      (1.0-1.2 files: 0, VRIFT_SAMPLE_PERIOD_1_0) */
 
     /* hot-path table (1.1); hot_count == 0: none */
     uint64_t hot_offset;        /* struct vrift_hot_entry[hot_count] */
@@ -376,7 +418,7 @@ struct vrift_op_stats {
     uint64_t enoent;
     uint64_t eacces;
     uint64_t latency_ns;        /* sum over timed calls, each with its weight (1.3; see above) */
-    uint64_t hist[VRIFT_HIST_BUCKETS];
+    uint64_t histogram[VRIFT_HIST_BUCKETS];
 };
 
 struct vrift_counters {
