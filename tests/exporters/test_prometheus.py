@@ -122,8 +122,6 @@ def test_serve_exposes_live_metrics(cbin: Path, shim_lib: Path, tmp_path: Path, 
 
 
 def test_every_scalar_counter_is_exported(sample_session: Path):
-    from vrift_profile.snapshot import counter_unit
-
     text = vrift("profile", "export", "--path", str(sample_session), "--format", "prometheus").stdout
     samples = parse(text)
     snap = read_profile(sample_session)
@@ -132,7 +130,7 @@ def test_every_scalar_counter_is_exported(sample_session: Path):
     for c in snap.commands:
         for name in names:
             metric = "vrift_" + name.replace("_ns_", "_").removesuffix("_ns")
-            unit = counter_unit(name)
+            unit = snap.unit(name)
             if unit == "bytes":
                 metric = metric.removesuffix("_bytes") + "_bytes"
             elif unit == "ns":

@@ -200,7 +200,6 @@ def counter_metric(name: str, unit: str) -> Metric:
 def counter_metrics(snapshot: Snapshot) -> list[tuple[str, Metric]]:
     """(counter name, metric) for every scalar counter the snapshot's commands
     carry, bytes read/written excepted (they are IO), sorted by name."""
-    from .snapshot import counter_unit  # the format's unit rule, in one place for both exporters
-
     names = sorted({k for c in snapshot.commands for k in c.counters} - _IO_COUNTERS)
-    return [(name, counter_metric(name, counter_unit(name))) for name in names]
+    # each counter's unit as the file declared it (its field-table row)
+    return [(name, counter_metric(name, snapshot.unit(name))) for name in names]
