@@ -3,7 +3,8 @@ benchmarks/test_profile_overhead.sh; not part of the unit tests).
 
 Exits 1 when either limit is exceeded, 0 when both hold:
 - compile workload, profiling enabled (the mode a default session counts
-  in; the opt-in hot paths are not gated, benchmarks/run.py measures them):
+  in: since format 1.4 with hot paths on a 1-in-64 sample; recording every
+  path call is opt-in and measured by benchmarks/run.py, not gated):
   the median per-job overhead of the 40-file C build's compile and link
   commands, each run with and without the shim back to back (see
   real_workloads.job_pairs), must stay <= --max-build-pct (1%);

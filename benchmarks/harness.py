@@ -42,9 +42,10 @@ BARE = "bare interposer"  # wrappers that only jump to libc (cprogs/bare_interpo
 OFF = "shim, off"
 COUNTERS = "counters only"
 TIMED = "latency + histogram"  # no hot paths
-FULL = "full"  # latency + histogram + hot paths (when the shim has them)
+SAMPLED = "sampled hot paths"  # latency + histogram + hot paths on a sample (format 1.4's default)
+FULL = "full"  # latency + histogram + every path call in the hot-path table (when the shim has one)
 STRACE = "strace -f -c"
-PROFILED = (COUNTERS, TIMED, FULL)
+PROFILED = (COUNTERS, TIMED, SAMPLED, FULL)
 
 
 # ---------------------------------------------------------------- statistics
@@ -204,14 +205,28 @@ def hot_paths_opt_in() -> bool:
     return "hot_paths" in inspect.signature(create_session).parameters
 
 
+def has_sampled_hot_paths() -> bool:
+    """Whether sessions record hot paths on a sample by default (format 1.4)."""
+    try:
+        header_constant("VRIFT_DEFAULT_HOT_SAMPLE_PERIOD")
+    except KeyError:
+        return False
+    return True
+
+
 def profiled_variants() -> list[str]:
-    """The profiling modes worth comparing: latency + histogram, and full
-    (with hot paths) when the shim has a hot-path table."""
-    return [TIMED, FULL] if has_hot_paths() else [FULL]
+    """The profiling modes worth comparing: latency + histogram, the default
+    session's sampled hot paths (1.4), and full (every path call) when the
+    shim has a hot-path table."""
+    if not has_hot_paths():
+        return [FULL]
+    return [TIMED, SAMPLED, FULL] if has_sampled_hot_paths() else [TIMED, FULL]
 
 
 def default_profiled() -> str:
     """The mode a plain `vrift profile start` session counts in."""
+    if has_sampled_hot_paths():
+        return SAMPLED
     return TIMED if has_hot_paths() and hot_paths_opt_in() else FULL
 
 
@@ -219,8 +234,10 @@ def label(variant: str) -> str:
     """How tables name a variant."""
     if variant == TIMED:
         return "latency + histogram" + (" (default session)" if default_profiled() == TIMED else "")
+    if variant == SAMPLED:
+        return "+ hot paths, 1 in 64 (default session)"
     if variant == FULL and has_hot_paths():
-        return "full (+ hot paths)"
+        return "full (+ every path call)" if has_sampled_hot_paths() else "full (+ hot paths)"
     return variant
 
 
@@ -263,9 +280,11 @@ class Shim:
         path = self.tmp / f"session-{self._sessions}.vrift"
         if variant == FULL and has_hot_paths() and hot_paths_opt_in():
             create_session(path, slot_count=slot_count, hot_paths=True)  # type: ignore[call-arg]
+        elif variant == SAMPLED:
+            create_session(path, slot_count=slot_count)  # the defaults
         else:
             create_session(path, slot_count=slot_count, counters_only=variant == COUNTERS)
-        if variant == TIMED and not hot_paths_opt_in():
+        if variant == TIMED and (has_sampled_hot_paths() or not hot_paths_opt_in()):
             # Latency and histogram without the hot-path table: the mode is a
             # set of bits (count, time, hot) that the shim reads per call.
             mode = header_constant("VRIFT_MODE_COUNT") | header_constant("VRIFT_MODE_TIME")

@@ -33,6 +33,7 @@ from harness import (
     alternate,
     default_profiled,
     has_hot_paths,
+    has_sampled_hot_paths,
     label,
     last_cpu,
     pin_to,
@@ -215,6 +216,8 @@ def paired_table(added: PerOp, libc: dict[str, list[float]], clocks: dict[str, f
         + (
             "; hot paths are opt-in, a default session is latency + histogram."
             if default_profiled() == TIMED
+            else "; a default session records 1 path call in 64 (format 1.4), full records every one."
+            if has_sampled_hot_paths()
             else "."
         )
     )

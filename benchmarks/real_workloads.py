@@ -44,6 +44,7 @@ from harness import (
     alternate,
     default_profiled,
     has_hot_paths,
+    has_sampled_hot_paths,
     hot_paths_opt_in,
     label,
     median_ci,
@@ -263,7 +264,12 @@ def wall_table(ms: list[Measured], ws: list[Workload]) -> Table:
         cells = [m.name, m.reps, f"{m.plain_s:.3f}", *(ratio_cell(m.main, v) for v in (AA, OFF, *profiled))]
         st = summarize(paired_ratios(m.traced, STRACE)).median
         t.add(*cells, f"{100 * st:+.0f}%", ratio_text(strace_ratio(m)))
-    t.notes.append("full = latency + histogram" + (" + hot paths (opt-in)." if hot_paths_opt_in() else "."))
+    t.notes.append(
+        "full = latency + histogram + every path call in the hot-path table; the default session records "
+        "1 path call in 64 (format 1.4)."
+        if has_sampled_hot_paths()
+        else "full = latency + histogram" + (" + hot paths (opt-in)." if hot_paths_opt_in() else ".")
+    )
     t.notes.append(
         "Last profiled run: "
         + "; ".join(f"{w.short}: {w.calls:,} counted calls in {w.images} process images" for w in ws)

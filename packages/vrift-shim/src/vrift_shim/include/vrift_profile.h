@@ -48,7 +48,7 @@
 #define VRIFT_CREATOR_LEN 32
 /* 1.5: what a slot keeps of its process image's life (struct vrift_life) */
 #define VRIFT_CMDLINE_LEN 256
-#define VRIFT_CWD_LEN 256
+#define VRIFT_CWD_LEN 192
 
 /* How a creator lays a file out (readers go by the header's offsets):
  * the field table starts and each slot is padded to a cache line; the
