@@ -79,7 +79,7 @@ INSERT AFTER .data;
 # Link order = order of code and data in the library: what every profiled
 # process runs (attach, symbol lookup, timing, the wrappers) first and
 # together, the VFS (used only with a projection) last.
-FIRST = ["session.c", "lifetime.c", "resolve.c", "timing.c", "interpose.c"]
+FIRST = ["session.c", "lifetime.c", "loader.c", "stdio.c", "resolve.c", "timing.c", "interpose.c"]
 
 
 def sources() -> list[Path]:
