@@ -61,20 +61,20 @@ def test_successful_path_search_matches_strace(cbin: Path, shim_lib: Path, tmp_p
     assert ex.errors == len(failed) == 2 and ex.enoent == 2
 
 
-def test_static_and_env_dropping_programs_are_named_as_not_seen(shim_lib: Path, tmp_path: Path, rundir):
-    if (
-        subprocess.run(
-            ["cc", "-static", "-x", "c", "-o", "/dev/null", "-"],
-            input=b"int main(){return 0;}",
-            capture_output=True,
-        ).returncode
-        != 0
-    ):
+def _static_binary(tmp_path: Path, name: str, source: str) -> Path:
+    """`source` linked statically as tmp_path/name (the test skips without a static libc)."""
+    src = tmp_path / f"{name}.c"
+    src.write_text(source)
+    prog = tmp_path / name
+    if subprocess.run(["cc", "-static", "-O2", "-o", str(prog), str(src)], capture_output=True).returncode:
         pytest.skip("no static libc to link a static test binary")
-    src = tmp_path / "static_hello.c"
-    src.write_text('#include <stdio.h>\nint main(void) { puts("static hello"); return 0; }\n')
-    static = tmp_path / "static_hello"
-    subprocess.run(["cc", "-static", "-O2", "-o", str(static), str(src)], check=True)
+    return prog
+
+
+def test_static_and_env_dropping_programs_are_named_as_not_seen(shim_lib: Path, tmp_path: Path, rundir):
+    static = _static_binary(
+        tmp_path, "static_hello", '#include <stdio.h>\nint main(void) { puts("static hello"); return 0; }\n'
+    )
     session = tmp_path / "p.vrift"
     script = f"{static}; env -i /bin/true; ls / >/dev/null"
     r = subprocess.run(
@@ -94,20 +94,7 @@ def test_static_and_env_dropping_programs_are_named_as_not_seen(shim_lib: Path, 
 
 def test_static_binary_under_vrift_run_is_reported(shim_lib: Path, tmp_path: Path, rundir):
     """The must-show: `vrift profile run` of a build step that is a static binary."""
-    if (
-        not shutil.which("busybox")
-        and subprocess.run(
-            ["cc", "-static", "-x", "c", "-o", "/dev/null", "-"],
-            input=b"int main(){return 0;}",
-            capture_output=True,
-        ).returncode
-        != 0
-    ):
-        pytest.skip("neither busybox nor a static libc")
-    prog = tmp_path / "static_true"
-    src = tmp_path / "t.c"
-    src.write_text("int main(void) { return 0; }\n")
-    subprocess.run(["cc", "-static", "-o", str(prog), str(src)], check=True)
+    prog = _static_binary(tmp_path, "static_true", "int main(void) { return 0; }\n")
     session = tmp_path / "run.vrift"
     r = vrift("profile", "run", "--path", str(session), "--", "sh", "-c", f"{prog}; true")
     assert r.returncode == 0

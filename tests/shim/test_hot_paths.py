@@ -69,14 +69,15 @@ def test_relative_paths_are_recorded_under_the_cwd_and_reset_clears(cbin, shim_l
     assert read_profile(session).hot.paths == ()
 
 
+def _stat_loop(cbin, shim_lib, session, *args: str) -> None:
+    """stat_loop EXISTING N MISSING M under the shim, counting into `session`."""
+    env = profiled_env(shim_lib, session)
+    subprocess.run([cbin / "stat_loop", *args], env=env, check=True, capture_output=True)
+
+
 def test_counters_only_mode_records_no_paths(cbin, shim_lib, tmp_path, rundir):
     session = create_session(tmp_path / "p.vrift", counters_only=True)
-    subprocess.run(
-        [cbin / "stat_loop", "/etc/hostname", "5", "/x", "0"],
-        env=profiled_env(shim_lib, session),
-        check=True,
-        capture_output=True,
-    )
+    _stat_loop(cbin, shim_lib, session, "/etc/hostname", "5", "/x", "0")
     snap = read_profile(session)
     assert snap.ops["stat"].calls == 5 and snap.ops["stat"].timed_calls == 0
     assert snap.hot.paths == ()
@@ -85,12 +86,7 @@ def test_counters_only_mode_records_no_paths(cbin, shim_lib, tmp_path, rundir):
 
 def test_exact_timing_records_every_path_call(cbin, shim_lib, tmp_path, rundir):
     session = create_session(tmp_path / "p.vrift", exact_timing=True)
-    subprocess.run(
-        [cbin / "stat_loop", "/etc/hostname", "5", "/x", "0"],
-        env=profiled_env(shim_lib, session),
-        check=True,
-        capture_output=True,
-    )
+    _stat_loop(cbin, shim_lib, session, "/etc/hostname", "5", "/x", "0")
     snap = read_profile(session)
     assert snap.ops["stat"].calls == 5 and snap.ops["stat"].timed_calls == 5
     assert snap.hot.sample_period == 1
@@ -102,12 +98,7 @@ def test_hot_paths_sampled_by_default(cbin, shim_lib, tmp_path, rundir):
     estimates are unbiased and rank the paths, while each process touches
     a few table entries instead of one per distinct path."""
     session = create_session(tmp_path / "p.vrift")
-    subprocess.run(
-        [cbin / "stat_loop", "/etc/hostname", "32000", "/nonexistent-vrift-hot", "3200"],
-        env=profiled_env(shim_lib, session),
-        check=True,
-        capture_output=True,
-    )
+    _stat_loop(cbin, shim_lib, session, "/etc/hostname", "32000", "/nonexistent-vrift-hot", "3200")
     snap = read_profile(session)
     assert snap.hot.sample_period == 64
     assert snap.ops["stat"].calls == 32_000 and snap.ops["lstat"].calls == 3_200  # counts stay exact

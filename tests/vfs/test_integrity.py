@@ -232,6 +232,24 @@ ROUTES = {
         content=A,
         checks=stat_is("%Y", 946684800),
     ),
+    # libuv (Node.js) and others call glibc's syscall() directly (issue #14)
+    "syscall-openat-append": Route(
+        write_x(
+            "libc.syscall(257, -100, b'm1/link', os.O_WRONLY | os.O_APPEND, 0)",  # SYS_openat, AT_FDCWD
+            setup="import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)",
+        )
+    ),
+    "syscall-truncate-via-dirlink": Route(
+        py(
+            "import ctypes\nassert ctypes.CDLL(None).syscall(76, b'm1/dirlink/a.txt', 1) == 0"
+        ),  # SYS_truncate
+        content=b"a",
+    ),
+    "syscall-fchmodat-through-link": Route(
+        py("import ctypes\nassert ctypes.CDLL(None).syscall(268, -100, b'm1/link', 0o600) == 0"),  # fchmodat
+        content=A,
+        checks=stat_is("%a", "600"),
+    ),
     "hunt-mmap-write": Route(
         py(
             "import mmap\nf = open('m1/pkg/a.txt', 'r+b')\n"

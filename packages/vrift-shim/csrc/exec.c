@@ -49,16 +49,9 @@ static int env_follows(char *const envp[])
     const char *pre = env_in(envp, "LD_PRELOAD=", 11);
     if (!pre || !strstr(pre, "libvrift_shim"))
         return 0;
-    const char *flag = env_in(envp, "VRIFT_PROFILE=", 14);
+    int flag = vr_env_flag(env_in(envp, "VRIFT_PROFILE=", 14));
     const char *path = env_in(envp, "VRIFT_PROFILE_PATH=", 19);
-    if (flag && *flag) {
-        static const char *const off[] = {"0", "false", "no", "off", "FALSE", "No", "NO", "OFF", "Off", "False"};
-        for (size_t i = 0; i < sizeof off / sizeof off[0]; i++)
-            if (strcmp(flag, off[i]) == 0)
-                return 0;
-        return 1;
-    }
-    return path && *path;
+    return flag > 0 || (flag < 0 && path && *path);
 }
 
 /* Why the program open on `fd` would run unseen (VRIFT_HOT_UNSEEN_* bits),

@@ -563,7 +563,7 @@ void vr_fini(void)
         vr_loader_account(vr_control(), 0);
 }
 
-static int env_flag(const char *v)
+int vr_env_flag(const char *v)
 {
     if (!v || !*v)
         return -1;
@@ -581,7 +581,7 @@ __attribute__((constructor, cold, noinline)) static void vr_init(int argc, char 
     int saved = errno;
     vr_life_mark_start(); /* 1.5: the image begins (lifetime.c) */
     const char *path = env_value("VRIFT_PROFILE_PATH");
-    int flag = env_flag(env_value("VRIFT_PROFILE"));
+    int flag = vr_env_flag(env_value("VRIFT_PROFILE"));
     if (path && !*path)
         path = NULL;
     if (flag == 0 || (flag < 0 && !path))

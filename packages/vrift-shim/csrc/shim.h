@@ -93,6 +93,11 @@ static inline struct vrift_life *vr_life_of(struct vrift_counters *c)
     return (struct vrift_life *)(void *)(c + 1);
 }
 
+/* VRIFT_PROFILE's value read as a flag: -1 unset or empty, 0 for 0, false,
+ * no, off (any case), else 1. The constructor's rule; exec.c applies it to a
+ * child's environment. */
+VR_HIDDEN int vr_env_flag(const char *v);
+
 /* ---- lazy symbol resolution (resolve.c) ---- */
 
 /* Returns the next definition of `name` after the shim, or NULL while a
@@ -190,20 +195,27 @@ VR_HIDDEN extern VR_TLS uint8_t vr_hot_pick;
 VR_HIDDEN extern VR_TLS uint8_t vr_hot_only;
 VR_HIDDEN uint32_t vr_draw_hot_gap(void);
 
+/* The thread's hot-path countdown: 1 when this path call is the one the
+ * sample records (then the next gap is drawn). */
+static inline int vr_hot_due(void)
+{
+    uint32_t g = vr_hot_gap;
+    if (VR_UNLIKELY(g == 0))
+        g = vr_draw_hot_gap(); /* the thread's first path call */
+    if (VR_LIKELY(--g != 0)) {
+        vr_hot_gap = g;
+        return 0;
+    }
+    vr_hot_gap = vr_draw_hot_gap();
+    return 1;
+}
+
 /* vr_start_op for a call naming `path`: also decides whether the hot-path
  * table records it. */
 static inline uint64_t vr_start_path(uint64_t ctl, enum vrift_op op, const char *path)
 {
     uint64_t t0 = vr_start_op(ctl, op);
-    if ((VR_MODE(ctl) & VRIFT_MODE_HOT) && path) {
-        uint32_t g = vr_hot_gap;
-        if (VR_UNLIKELY(g == 0))
-            g = vr_draw_hot_gap();
-        if (VR_LIKELY(--g != 0)) {
-            vr_hot_gap = g;
-            return t0;
-        }
-        vr_hot_gap = vr_draw_hot_gap();
+    if ((VR_MODE(ctl) & VRIFT_MODE_HOT) && path && vr_hot_due()) {
         vr_hot_pick = 1;
         if (!t0 && (VR_MODE(ctl) & VRIFT_MODE_TIME)) {
             t0 = VR_T0(vr_clock());
@@ -382,16 +394,8 @@ static inline void vr_record_path(enum vrift_op op, uint64_t ctl, uint64_t t0, i
 static inline void vr_hot_after(uint64_t ctl, enum vrift_op op, int dirfd, const char *path, uint64_t ns,
                                 int failed)
 {
-    if (!(VR_MODE(ctl) & VRIFT_MODE_HOT) || !path)
+    if (!(VR_MODE(ctl) & VRIFT_MODE_HOT) || !path || !vr_hot_due())
         return;
-    uint32_t g = vr_hot_gap;
-    if (VR_UNLIKELY(g == 0))
-        g = vr_draw_hot_gap();
-    if (VR_LIKELY(--g != 0)) {
-        vr_hot_gap = g;
-        return;
-    }
-    vr_hot_gap = vr_draw_hot_gap();
     vr_hot_record(ctl, op, dirfd, path, ns, failed, vr_hot_mask + 1);
 }
 
