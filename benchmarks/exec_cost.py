@@ -3,7 +3,7 @@ it (profiling off) and for attaching and counting one call (profiled), over
 an empty LD_PRELOAD library.
 
     .venv/bin/python benchmarks/exec_cost.py [--batches 7] [--rounds 600]
-        [--baseline OLD.so] [--session-dir DIR] [--wait-quiet S]
+        [--baseline OLD.so] [--session-dir DIR] [--wait-quiet S] [--loader]
 
 Each batch runs cprogs/exec_matrix.c once per program (/bin/true: no
 counted call, so no slot; cprogs/one_stat.c: one stat(), so attach, claim
@@ -14,7 +14,9 @@ batches (min..max) in us, the same against the empty preload, the child's
 CPU time and minor faults. Every profiled variant counts into a fresh
 default-size session file per batch (in --session-dir: the run directory's
 file system matters, see docs/shim.md). --baseline adds the same two
-variants for another build of the library (a "before" for a change).
+variants for another build of the library (a "before" for a change);
+--loader adds the profiled variant with the loader audited (LD_AUDIT, what
+`vrift run --loader` sets).
 
 Method notes (docs/shim.md, "Per-exec cost"): on the 2-core VM spawns vary
 by +/-100 us from one to the next, so single batches of a few hundred
@@ -53,7 +55,13 @@ def compile_tools(tmp: Path) -> dict[str, Path]:
 
 
 def run_batch(
-    tools: dict[str, Path], libs: dict[str, Path], prog: list[str], rounds: int, seed: int, sdir: Path
+    tools: dict[str, Path],
+    libs: dict[str, Path],
+    prog: list[str],
+    rounds: int,
+    seed: int,
+    sdir: Path,
+    audit: Path | None = None,
 ) -> dict[str, tuple[float, float, float]]:
     """One exec_matrix run: per variant (median paired wall diff, cpu diff, minflt)."""
     variants = ["plain", f"empty:LD_PRELOAD={tools['empty']}"]
@@ -64,6 +72,10 @@ def run_batch(
         sessions.append(session)
         variants.append(f"off{tag}:LD_PRELOAD={lib}")
         variants.append(f"profiled{tag}:LD_PRELOAD={lib},VRIFT_PROFILE=1,VRIFT_PROFILE_PATH={session}")
+        if audit is not None and not tag:
+            variants.append(
+                f"loader:LD_PRELOAD={lib},LD_AUDIT={audit},VRIFT_PROFILE=1,VRIFT_PROFILE_PATH={session}"
+            )
     try:
         out = subprocess.run(
             [tools["exec_matrix"], str(rounds), str(seed), *variants, "--", *prog],
@@ -95,7 +107,9 @@ def main() -> int:
         "--session-dir", type=Path, default=None, help="session files go here (default: a temp dir)"
     )
     ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="S")
+    ap.add_argument("--loader", action="store_true", help="add a profiled variant with the loader audited")
     args = ap.parse_args()
+    audit = vrift_shim.audit_library_path() if args.loader else None
     libs = {"": (args.lib or vrift_shim.library_path()).resolve()}
     if args.baseline:
         libs["(baseline)"] = args.baseline.resolve()
@@ -110,7 +124,7 @@ def main() -> int:
         results: dict[str, dict[str, list[tuple[float, float, float]]]] = {p: {} for p in progs}
         for b in range(args.batches):
             for name, prog in progs.items():
-                for v, r in run_batch(tools, libs, prog, args.rounds, 1000 + b, sdir).items():
+                for v, r in run_batch(tools, libs, prog, args.rounds, 1000 + b, sdir, audit).items():
                     results[name].setdefault(v, []).append(r)
         print(
             f"per exec, us added over no preload: median of {args.batches} batches "

@@ -1,4 +1,5 @@
-"""Compile libvrift_shim.so from csrc/ (used by the hatch build hook and by hand).
+"""Compile libvrift_shim.so from csrc/ and the loader audit module
+libvrift_audit.so from csrc/audit/ (used by the hatch build hook and by hand).
 
     python packages/vrift-shim/build_shim.py [--debug]
 
@@ -20,6 +21,8 @@ HERE = Path(__file__).resolve().parent
 CSRC = HERE / "csrc"
 INCLUDE = HERE / "src" / "vrift_shim" / "include"
 OUTPUT = HERE / "src" / "vrift_shim" / "libvrift_shim.so"
+AUDIT_SOURCE = CSRC / "audit" / "loader_audit.c"
+AUDIT_OUTPUT = OUTPUT.with_name("libvrift_audit.so")
 
 CFLAGS = [
     "-std=gnu11",
@@ -88,6 +91,39 @@ def sources() -> list[Path]:
     return sorted(found, key=lambda p: (rank.get(p.name, len(FIRST)), p.name.startswith("vfs_"), p.name))
 
 
+# The loader audit module (csrc/audit/loader_audit.c) runs inside ld.so, in a
+# namespace of its own: linked against nothing (no libc, so the loader maps no
+# second copy of it), and any undefined symbol, such as a memcpy the compiler
+# emits, fails the build rather than the process.
+AUDIT_FLAGS = [
+    "-std=gnu11",
+    "-O2",
+    "-fPIC",
+    "-fvisibility=hidden",
+    "-fno-stack-protector",
+    "-fno-builtin",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-shared",
+    "-nostdlib",
+    "-Wl,--no-undefined",
+    "-Wl,--hash-style=gnu",
+    # two segments (code+constants, data) and no RELRO (it has no
+    # relocations): the loader maps two pieces and makes no mprotect
+    "-Wl,-z,noseparate-code",
+    "-Wl,-z,norelro",
+]
+
+
+def build_audit(cc: str, output: Path = AUDIT_OUTPUT) -> Path:
+    tmp = output.with_suffix(".so.tmp")
+    cmd = [cc, *AUDIT_FLAGS, f"-I{CSRC}", "-o", str(tmp), str(AUDIT_SOURCE)]
+    subprocess.run(cmd, check=True)
+    os.replace(tmp, output)
+    return output
+
+
 def build(output: Path = OUTPUT, debug: bool = False) -> Path:
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not cc:
@@ -109,6 +145,7 @@ def build(output: Path = OUTPUT, debug: bool = False) -> Path:
             print("vrift-shim: the build with layout flags failed; building without them", file=sys.stderr)
             link([], check=True)
     os.replace(tmp, output)  # never leave a half-written library under the real name
+    build_audit(cc, output.with_name(AUDIT_OUTPUT.name))
     return output
 
 

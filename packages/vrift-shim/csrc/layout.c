@@ -64,6 +64,10 @@ static const struct {
     [VRIFT_MISC_UNSEEN_NO_PRELOAD] = {"unseen_no_preload", VRIFT_UNITOF_UNSEEN_NO_PRELOAD},
     [VRIFT_MISC_LOADER_OBJECTS] = {"loader_objects", VRIFT_UNITOF_LOADER_OBJECTS},
     [VRIFT_MISC_LOADER_SEGMENTS] = {"loader_segments", VRIFT_UNITOF_LOADER_SEGMENTS},
+    [VRIFT_MISC_LOADER_AUDITED] = {"loader_audited", VRIFT_UNITOF_LOADER_AUDITED},
+    [VRIFT_MISC_LOADER_PROBES] = {"loader_probes", VRIFT_UNITOF_LOADER_PROBES},
+    [VRIFT_MISC_LOADER_PROBE_HITS] = {"loader_probe_hits", VRIFT_UNITOF_LOADER_PROBE_HITS},
+    [VRIFT_MISC_LOADER_NS] = {"loader_ns", VRIFT_UNITOF_LOADER_NS},
 };
 
 /* The row of member `m` (M in capitals) of struct vrift_op_stats: named

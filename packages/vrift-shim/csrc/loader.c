@@ -10,7 +10,9 @@
  * `loader_segments`; readers derive the loader's system calls from them
  * (per object an openat, a read of the ELF header, an fstat, a close, and
  * one mmap per segment) and say they are derived. Not visible this way:
- * failed search probes along RUNPATH, and the time the loader took.
+ * failed search probes along RUNPATH, and the time the loader took: those
+ * come from the loader audit module (audit/loader_audit.c, `--loader`),
+ * when it runs, through `vrift_loader_audit`.
  *
  * Accounted at attach (the program's startup libraries: kept pending until
  * the image claims its slot, so a process that counts nothing still takes
@@ -21,7 +23,13 @@
 #include <link.h>
 #include <string.h>
 
+#include "loader_audit.h"
 #include "shim.h"
+
+/* Set by the loader audit module when the loader maps this library
+ * (before any of its code runs); NULL without LD_AUDIT. Exported so that
+ * the module finds it (loader_audit.h). */
+VR_EXPORT struct vrift_loader_audit *vrift_loader_audit;
 
 static unsigned long long vr_loader_adds; /* dlpi_adds when last accounted */
 int vr_loader_dirty;                     /* a dlopen ran since */
@@ -79,11 +87,40 @@ static void tally_new(uint64_t *objects, uint64_t *segments)
         }
 }
 
+/* The audit module's figures: what grew since they were last accounted
+ * (each of its fields only grows; a fork child inherits what its parent
+ * accounted, so it adds only its own). */
+struct audit_delta {
+    uint64_t probes, hits, ns;
+};
+static struct vrift_loader_audit vr_audit_seen;
+
+static void audit_new(struct audit_delta *d)
+{
+    const struct vrift_loader_audit *a = __atomic_load_n(&vrift_loader_audit, __ATOMIC_ACQUIRE);
+    d->probes = d->hits = d->ns = 0;
+    if (!a || a->version != VRIFT_AUDIT_VERSION)
+        return;
+    uint64_t probes = __atomic_load_n(&a->probes, __ATOMIC_RELAXED);
+    uint64_t hits = __atomic_load_n(&a->probe_hits, __ATOMIC_RELAXED);
+    uint64_t time = __atomic_load_n(&a->time, __ATOMIC_RELAXED);
+    d->probes = probes - vr_audit_seen.probes;
+    d->hits = hits - vr_audit_seen.probe_hits;
+    /* ticks to ns with the session's clock; no session TSC: not timed */
+    if (a->clock == VRIFT_AUDIT_CLOCK_TSC && vr_use_tsc)
+        d->ns = vr_elapsed_ns(0, time - vr_audit_seen.time);
+    vr_audit_seen.probes = probes;
+    vr_audit_seen.probe_hits = hits;
+    vr_audit_seen.time = time;
+}
+
 static uint64_t vr_loader_pending_objects, vr_loader_pending_segments;
+static struct audit_delta vr_audit_pending;
 
 void vr_loader_attach(void)
 {
     tally_new(&vr_loader_pending_objects, &vr_loader_pending_segments);
+    audit_new(&vr_audit_pending); /* startup: la_preinit ran before any constructor */
 }
 
 void vr_loader_claimed(struct vrift_counters *c)
@@ -91,6 +128,13 @@ void vr_loader_claimed(struct vrift_counters *c)
     c->misc[VRIFT_MISC_LOADER_OBJECTS] += vr_loader_pending_objects;
     c->misc[VRIFT_MISC_LOADER_SEGMENTS] += vr_loader_pending_segments;
     vr_loader_pending_objects = vr_loader_pending_segments = 0;
+    if (__atomic_load_n(&vrift_loader_audit, __ATOMIC_RELAXED)) {
+        c->misc[VRIFT_MISC_LOADER_AUDITED] += 1;
+        c->misc[VRIFT_MISC_LOADER_PROBES] += vr_audit_pending.probes;
+        c->misc[VRIFT_MISC_LOADER_PROBE_HITS] += vr_audit_pending.hits;
+        c->misc[VRIFT_MISC_LOADER_NS] += vr_audit_pending.ns;
+        vr_audit_pending.probes = vr_audit_pending.hits = vr_audit_pending.ns = 0;
+    }
 }
 
 void vr_loader_account(uint64_t ctl, int dlopen_next)
@@ -103,6 +147,13 @@ void vr_loader_account(uint64_t ctl, int dlopen_next)
         if (objects) {
             vr_add_misc(ctl, VRIFT_MISC_LOADER_OBJECTS, objects);
             vr_add_misc(ctl, VRIFT_MISC_LOADER_SEGMENTS, segments);
+        }
+        struct audit_delta d;
+        audit_new(&d);
+        if (d.probes || d.hits || d.ns) {
+            vr_add_misc(ctl, VRIFT_MISC_LOADER_PROBES, d.probes);
+            vr_add_misc(ctl, VRIFT_MISC_LOADER_PROBE_HITS, d.hits);
+            vr_add_misc(ctl, VRIFT_MISC_LOADER_NS, d.ns);
         }
     }
     vr_loader_dirty = dlopen_next;

@@ -26,7 +26,7 @@ from vrift_profile.paths import ENV_PATH, check_parent_dir, current_session, new
 from vrift_profile.writer import create_session
 
 from . import arguments, render, sessions_cmd
-from .run_cmd import command_of, launch_failed
+from .run_cmd import command_of, launch_failed, loader_flag
 
 
 def _with_format_options(format_help):
@@ -130,6 +130,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="no live progress line on the terminal (the summary is still printed)",
     )
     _exact_timing_flag(v)
+    loader_flag(v)
     v.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
     v = verbs.add_parser(
         "history",
@@ -421,7 +422,7 @@ def profile_run(args: argparse.Namespace) -> int:
         path = _new_session(explicit, args)
     else:
         path = _new_session(new_session_path(), args)
-    env = shim_environment(path)
+    env = shim_environment(path, loader=args.loader)
     try:
         cwd: str | None = os.getcwd()
     except OSError:  # a deleted directory: the command may still run; history just has no cwd

@@ -142,11 +142,19 @@ def _loader_lines(snap: Snapshot) -> list[str]:
     if not ld or not ld["objects"]:
         return []
     d = ld["derived_syscalls"]
-    return [
+    lines = [
         f"   + loader (derived): {units.count(ld['objects'])} objects mapped ~ "
         f"{units.count(d['open'])} open, {units.count(d['read'])} read, {units.count(d['fstat'])} fstat, "
         f"{units.count(d['mmap'])} mmap, {units.count(d['close'])} close"
     ]
+    if ld.get("audited_images"):
+        took = units.duration_ns(ld["time_ns"]) if ld["time_ns"] else "untimed"
+        lines.append(
+            f"     loader (counted, --loader; {units.count(ld['audited_images'])} of "
+            f"{units.count(ld['images'])} images): {units.count(ld['probes'])} search probes, "
+            f"{units.count(ld['failed_probes'])} failed; {took} in the loader"
+        )
+    return lines
 
 
 _UNSEEN_WHY = {"static": "static binary", "setid": "set-ID program", "no_preload": "environment drops vrift"}

@@ -27,8 +27,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--vfs", metavar="DEST", action="append", default=[], help="serve this projection (repeatable)"
     )
+    loader_flag(p)
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
     p.set_defaults(func=run)
+
+
+def loader_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--loader",
+        action="store_true",
+        help="also count the dynamic loader's search probes and time (LD_AUDIT; costs per exec)",
+    )
 
 
 def command_of(args: argparse.Namespace, verb: str = "vrift run") -> list[str]:
@@ -82,7 +91,7 @@ def exec_command(cmd: list[str], env: dict[str, str]) -> int:
 def run(args: argparse.Namespace) -> int:
     cmd = command_of(args)
     session = session_for_run(args.profile)
-    env = shim_environment(session)  # first: a missing shim is the one thing to say
+    env = shim_environment(session, loader=args.loader)  # first: a missing shim is the one thing to say
     if session is None and not args.vfs and shutil.which(cmd[0]):  # a missing command says so itself
         print(
             "vrift: no profile session: nothing is recorded (start one with `vrift profile start`)",

@@ -13,8 +13,10 @@ How an image's end is known, best first (`end_by`):
 - "last_activity": nobody saw it end (killed with no profiled parent, or
   still running): its last timed call, else its start.
 
-The slot's struct vrift_life is found with cffi's offsetof, like every
-other layout fact of the C header.
+The slot's struct vrift_life follows its counters directly (csrc/shim.h
+checks it), so where it lies in a file depends on how many counters that
+file's slots hold (1.6 added some): it starts where the file's own field
+table says the last counter ends.
 """
 
 from __future__ import annotations
@@ -171,10 +173,12 @@ def decode_status(status: int) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _life_layout(slot_size: int) -> tuple[int, Any] | None:
+def _life_layout(header) -> tuple[int, Any] | None:
     ffi = _ffi.ffi()
-    at = ffi.offsetof("struct vrift_slot", "life")
-    if at + ffi.sizeof("struct vrift_life") > slot_size:
+    if not header.fields:
+        return None
+    at = max(f.offset + 8 * f.count for f in header.fields)  # the counter block's end
+    if at + ffi.sizeof("struct vrift_life") > header.slot_size:
         return None
     return at, ffi
 
@@ -203,7 +207,7 @@ def process_images(header, slots: bytes, decoder) -> tuple[ProcessImage, ...]:
     and `decoder` are the reader's Header and _SlotDecoder."""
     if header.minor < 5:
         return ()
-    found = _life_layout(header.slot_size)
+    found = _life_layout(header)
     if found is None:
         return ()
     life_at, ffi = found

@@ -416,6 +416,12 @@ LOADER_METHOD = (
     "derived, not counted: per shared object the loader mapped, one openat, read, fstat and close, "
     "and one mmap per PT_LOAD segment; failed search probes and the loader's time are not seen"
 )
+LOADER_AUDIT_METHOD = (
+    "per shared object the loader mapped, one openat, read, fstat and close, and one mmap per "
+    "PT_LOAD segment (derived); plus every failed search probe, an openat each, counted inside "
+    "the loader by its audit module (--loader); time: startup to the program's start, relocation "
+    "included, then each dlopen's search and mapping"
+)
 JSON_FORMAT_VERSION = 1
 TIME_SAVED_METHOD = "served calls x mean real latency of the class in this session - serving time"
 
@@ -518,7 +524,7 @@ class Snapshot:
         if "loader_objects" not in ctr:
             return {}
         objects, segments = ctr["loader_objects"], ctr.get("loader_segments", 0)
-        return {
+        out: dict[str, Any] = {
             "objects": objects,
             "segments": segments,
             "derived_syscalls": {
@@ -530,6 +536,20 @@ class Snapshot:
             },
             "method": LOADER_METHOD,
         }
+        audited = ctr.get("loader_audited", 0)
+        if audited:  # format 1.6, --loader: counted inside the loader
+            probes = ctr.get("loader_probes", 0)
+            misses = max(0, probes - ctr.get("loader_probe_hits", 0))
+            out["derived_syscalls"]["open"] = objects + misses
+            out.update(
+                audited_images=audited,
+                images=sum(c.processes for c in self.commands),
+                probes=probes,
+                failed_probes=misses,
+                time_ns=ctr.get("loader_ns", 0),
+                method=LOADER_AUDIT_METHOD,
+            )
+        return out
 
     def _vfs_dict(self) -> dict[str, Any]:
         from .vfsstats import contribution

@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-__all__ = ["cdef_source", "header_path", "include_dir", "library_path", "ShimNotBuiltError"]
+__all__ = [
+    "audit_library_path",
+    "cdef_source",
+    "header_path",
+    "include_dir",
+    "library_path",
+    "ShimNotBuiltError",
+]
 
 _HERE = Path(__file__).resolve().parent
 
@@ -32,7 +39,9 @@ def _newest_source(lib: Path) -> Path | None:
     built = lib.stat().st_mtime_ns
     newest = None
     newest_ns = built
-    for src in [*csrc.iterdir(), *(_HERE / "include").iterdir()]:
+    audit = csrc / "audit"
+    sources = [*csrc.iterdir(), *(audit.iterdir() if audit.is_dir() else ()), *(_HERE / "include").iterdir()]
+    for src in sources:
         if src.suffix in (".c", ".h"):
             ns = src.stat().st_mtime_ns
             if ns > newest_ns:
@@ -43,7 +52,18 @@ def _newest_source(lib: Path) -> Path | None:
 def library_path() -> Path:
     """Absolute path of libvrift_shim.so, for LD_PRELOAD. Raises
     ShimNotBuiltError (one line, for the user) when it is missing or stale."""
-    lib = _HERE / "libvrift_shim.so"
+    return _built("libvrift_shim.so")
+
+
+def audit_library_path() -> Path:
+    """Absolute path of libvrift_audit.so, the loader audit module, for
+    LD_AUDIT (`vrift run --loader`). Raises ShimNotBuiltError like
+    library_path()."""
+    return _built("libvrift_audit.so")
+
+
+def _built(name: str) -> Path:
+    lib = _HERE / name
     if not lib.is_file():
         raise ShimNotBuiltError(f"{lib} is missing: reinstall vrift-shim, or {_rebuild_hint()}")
     stale = _newest_source(lib)

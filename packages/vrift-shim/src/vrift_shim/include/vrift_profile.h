@@ -33,7 +33,7 @@
 
 #define VRIFT_MAGIC 0x56524654
 #define VRIFT_VERSION_MAJOR 1
-#define VRIFT_VERSION_MINOR 5
+#define VRIFT_VERSION_MINOR 6
 
 /* Header length by minor version: 1.0 and 1.1 wrote the header up to
  * vfs_projections (248 bytes); 1.2 appended the projection table, and
@@ -181,6 +181,11 @@ enum vrift_misc {
     /* 1.4: what the dynamic loader mapped (loader.c); its system calls are derived from these */
     VRIFT_MISC_LOADER_OBJECTS,      /* shared objects the loader opened and mapped */
     VRIFT_MISC_LOADER_SEGMENTS,     /* their PT_LOAD segments (one mmap each) */
+    /* 1.6: the loader audit module (--loader: LD_AUDIT), counted inside the loader */
+    VRIFT_MISC_LOADER_AUDITED,      /* process images whose loader was audited */
+    VRIFT_MISC_LOADER_PROBES,       /* paths the loader tried to open while searching */
+    VRIFT_MISC_LOADER_PROBE_HITS,   /* probes that loaded an object (the rest failed) */
+    VRIFT_MISC_LOADER_NS,           /* time in the loader: startup, then each dlopen's loading */
     VRIFT_MISC_COUNT
 };
 
@@ -225,7 +230,11 @@ enum vrift_misc_unit {
     VRIFT_UNITOF_UNSEEN_SETID = 1,
     VRIFT_UNITOF_UNSEEN_NO_PRELOAD = 1,
     VRIFT_UNITOF_LOADER_OBJECTS = 1,
-    VRIFT_UNITOF_LOADER_SEGMENTS = 1
+    VRIFT_UNITOF_LOADER_SEGMENTS = 1,
+    VRIFT_UNITOF_LOADER_AUDITED = 1,
+    VRIFT_UNITOF_LOADER_PROBES = 1,
+    VRIFT_UNITOF_LOADER_PROBE_HITS = 1,
+    VRIFT_UNITOF_LOADER_NS = 2
 };
 
 enum vrift_field_kind {
