@@ -4,15 +4,19 @@ programs vrift cannot follow named (format 1.4)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 from helpers import have, profiled_env, vrift
+from vrift_export_json import schema_path
 from vrift_profile import read_profile
 
 
@@ -99,7 +103,88 @@ def test_static_binary_under_vrift_run_is_reported(shim_lib: Path, tmp_path: Pat
     r = vrift("profile", "run", "--path", str(session), "--", "sh", "-c", f"{prog}; true")
     assert r.returncode == 0
     out = vrift("profile", "show", "--path", str(session), env={**os.environ, "COLUMNS": "400"}).stdout
-    assert re.search(rf"static binary\s+1 run\s+by sh\s+{re.escape(str(prog))}", out), out
+    assert re.search(rf"static binary\s+1 run\s+wall \S+\s+by sh\s+{re.escape(str(prog))}", out), out
+
+
+SLEEPER = """#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+    usleep(atoi(argv[1]) * 1000);
+    return argc > 2 ? atoi(argv[2]) : 0;
+}
+"""
+
+
+def _ghosts(snap) -> list:
+    return [im for im in snap.images if im.unseen]
+
+
+def test_unseen_programs_get_their_wall_time_and_status(shim_lib: Path, tmp_path: Path):
+    """Format 1.6: each run of a program vrift cannot follow has an image of
+    its own (a ghost) whose end and status its parent's wait records."""
+    prog = _static_binary(tmp_path, "static_sleep", SLEEPER)
+    session = tmp_path / "p.vrift"
+    script = f"{prog} 120 3; {prog} 40; sh -c 'exec {prog} 5000' & p=$!; sleep 0.2; kill -9 $p; wait $p"
+    r = subprocess.run(["sh", "-c", script], env=profiled_env(shim_lib, session), timeout=30)
+    assert r.returncode == 137  # `wait` reports the killed job
+    snap = read_profile(session)
+    ghosts = sorted(_ghosts(snap), key=lambda im: im.start_ns)
+    assert [(g.command, g.argv[1:], g.exit_code, g.signal) for g in ghosts] == [
+        ("static_sleep", ("120", "3"), 3, None),
+        ("static_sleep", ("40",), 0, None),
+        ("static_sleep", ("5000",), None, 9),
+    ]
+    assert [g.end_by for g in ghosts] == ["exit", "exit", "killed"]
+    assert all(g.status_from == "parent" and g.total_calls == 0 for g in ghosts)
+    assert 120e6 <= ghosts[0].duration_ns < 5e9 and 40e6 <= ghosts[1].duration_ns < 5e9
+    assert 150e6 <= ghosts[2].duration_ns < 4.5e9  # killed long before its 5 s
+    # the shells of that pid (the fork for `&`, then `sh -c`) each end by an exec
+    inner = [im for im in snap.images if im.pid == ghosts[2].pid and not im.unseen]
+    assert inner and all(im.end_by == "exec" for im in inner)
+    assert max(im.end_ns for im in inner) == ghosts[2].start_ns
+    (u,) = snap.unseen
+    assert (u.runs, u.timed_runs) == (3, 3)
+    assert u.wall_ns == sum(g.duration_ns for g in ghosts)
+    # a ghost is no process of any command: it counted nothing
+    assert snap.command("static_sleep") is None
+    data = json.loads(vrift("profile", "export", "--path", str(session)).stdout)
+    jsonschema.validate(data, json.loads(schema_path().read_text()))
+    assert [(p["runs"], p["timed_runs"], p["wall_ns"]) for p in data["not_seen"]["programs"]] == [
+        (3, 3, u.wall_ns)
+    ]
+    assert sum(1 for im in data["process_images"] if im.get("unseen")) == 3
+    out = vrift("profile", "show", "--path", str(session), env={**os.environ, "COLUMNS": "400"}).stdout
+    assert re.search(rf"static binary\s+3 runs\s+wall \d[\d.]*m?s\s+by sh\s+{re.escape(str(prog))}", out), out
+
+
+def test_posix_spawn_of_an_unseen_program_is_timed(shim_lib: Path, tmp_path: Path):
+    """posix_spawn's caller claims the ghost once it knows the child's pid."""
+    prog = _static_binary(tmp_path, "static_sleep", SLEEPER)
+    session = tmp_path / "p.vrift"
+    code = f"import subprocess\nprint(subprocess.run(['{prog}', '60', '5'], close_fds=False).returncode)\n"
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        env=profiled_env(shim_lib, session),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.stdout == "5\n"
+    (g,) = _ghosts(read_profile(session))
+    assert (g.exit_code, g.end_by, g.argv) == (5, "exit", (str(prog), "60", "5"))
+    assert g.duration_ns >= 60e6
+
+
+def test_a_failed_exec_leaves_no_ghost(shim_lib: Path, tmp_path: Path):
+    prog = _static_binary(tmp_path, "static_true", "int main(void) { return 0; }\n")
+    prog.chmod(0o644)  # classified (it is static), then refused by the kernel: EACCES
+    session = tmp_path / "p.vrift"
+    r = subprocess.run(
+        ["sh", "-c", f"{prog}; exit 0"], env=profiled_env(shim_lib, session), capture_output=True, timeout=30
+    )
+    assert r.returncode == 0
+    assert _ghosts(read_profile(session)) == []
 
 
 def test_setid_program_is_not_seen(shim_lib: Path, tmp_path: Path):

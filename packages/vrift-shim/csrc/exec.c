@@ -105,8 +105,12 @@ static const enum vrift_misc misc_of_reason[] = {
 static const uint64_t reason_bits[] = {VRIFT_HOT_UNSEEN_STATIC, VRIFT_HOT_UNSEEN_SETID,
                                        VRIFT_HOT_UNSEEN_NO_PRELOAD};
 
-void vr_exec_attempt(uint64_t ctl, int dirfd, const char *path, int flags, char *const envp[])
+void vr_exec_attempt(uint64_t ctl, int dirfd, const char *path, int flags, char *const argv[],
+                     char *const envp[], int in_place, struct vr_exec_note *note)
 {
+    note->why = 0;
+    note->hot = -1;
+    note->ghost = 0;
     if (!VR_MODE(ctl))
         return;
     vr_record_untimed(VRIFT_OP_EXEC, ctl, 0, 0);
@@ -123,13 +127,24 @@ void vr_exec_attempt(uint64_t ctl, int dirfd, const char *path, int flags, char 
     for (size_t i = 0; i < sizeof reason_bits / sizeof reason_bits[0]; i++)
         if (why & reason_bits[i])
             vr_add_misc(ctl, misc_of_reason[i], 1);
-    vr_hot_note_unseen(dirfd, path, why);
+    note->why = why;
+    note->hot = vr_hot_note_unseen(dirfd, path, why);
+    if (in_place) /* this process becomes the program: its ghost is this pid */
+        note->ghost = vr_ghost_begin((uint32_t)SYS0(SYS_getpid), (uint32_t)SYS0(SYS_getppid),
+                                     path[0] ? path : "(fd)", argv, note->hot);
 }
 
-void vr_exec_failed(uint64_t ctl, int err)
+void vr_exec_failed(uint64_t ctl, int err, const struct vr_exec_note *note)
 {
+    vr_ghost_cancel(note->ghost);
     if (VR_MODE(ctl))
         vr_add_errors(ctl, VRIFT_OP_EXEC, err);
+}
+
+void vr_exec_spawned(pid_t pid, const char *path, char *const argv[], const struct vr_exec_note *note)
+{
+    if (note->why && pid > 0 && path)
+        vr_ghost_begin((uint32_t)pid, (uint32_t)SYS0(SYS_getpid), path, argv, note->hot);
 }
 
 /* glibc's __execvpe_common (posix/execvpe.c), with each probe a counted

@@ -7,12 +7,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
+/* What an exec attempt noted of its program: why it will run unseen (0:
+ * it will be seen), its hot-path entry (-1: none), and the ghost slot
+ * claimed for it (0: none). */
+struct vr_exec_note {
+    uint64_t why;
+    long hot;
+    uint32_t ghost;
+};
+
 /* Count an exec attempt of (dirfd, path) (execveat flags) about to be
- * made, and note the program if it will run unseen. */
-void vr_exec_attempt(uint64_t ctl, int dirfd, const char *path, int flags, char *const envp[])
+ * made, and note the program if it will run unseen. `in_place`: this
+ * process is about to become it (exec), so its ghost is claimed now; a
+ * spawn claims it once the child's pid is known (vr_exec_spawned). */
+void vr_exec_attempt(uint64_t ctl, int dirfd, const char *path, int flags, char *const argv[],
+                     char *const envp[], int in_place, struct vr_exec_note *note)
     __attribute__((visibility("hidden")));
-/* The attempt returned: count its failure. */
-void vr_exec_failed(uint64_t ctl, int err) __attribute__((visibility("hidden")));
+/* The attempt returned: count its failure (and drop its ghost). */
+void vr_exec_failed(uint64_t ctl, int err, const struct vr_exec_note *note) __attribute__((visibility("hidden")));
+/* posix_spawn(p) started `pid` running `path`: its ghost, if it runs unseen. */
+void vr_exec_spawned(pid_t pid, const char *path, char *const argv[], const struct vr_exec_note *note)
+    __attribute__((visibility("hidden")));
 /* execvp/execvpe: glibc's PATH search, each probe a counted execve. */
 int vr_execvpe_search(const char *file, char *const argv[], char *const envp[], int exec_script)
     __attribute__((visibility("hidden")));

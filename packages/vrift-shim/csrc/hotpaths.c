@@ -185,19 +185,20 @@ void vr_hot_record(uint64_t ctl, enum vrift_op op, int dirfd, const char *path, 
  * program run unseen and the same path named by calls are two entries). */
 #define UNSEEN_SEED 0x452821E638D01377ull
 
-void vr_hot_note_unseen(int dirfd, const char *path, uint64_t why)
+long vr_hot_note_unseen(int dirfd, const char *path, uint64_t why)
 {
     struct vrift_header *h = vr_hdr;
     size_t len = path ? strlen(path) : 0;
     if (!h || !h->hot_count || len == 0)
-        return;
+        return -1;
     int relative = path[0] != '/';
     uint64_t hash = path_hash(h, dirfd, path, len, relative, UNSEEN_SEED);
     struct vrift_hot_entry *e = hash ? entry_for(h, hash, path, len, relative) : NULL;
     if (!e)
-        return; /* still counted in the session's unseen_* counters */
+        return -1; /* still counted in the session's unseen_* counters */
     __atomic_fetch_add(&e->calls, 1, __ATOMIC_RELAXED);
     uint64_t bits = VRIFT_HOT_UNSEEN | why;
     if ((__atomic_load_n(&e->ops, __ATOMIC_RELAXED) & bits) != bits)
         __atomic_fetch_or(&e->ops, bits, __ATOMIC_RELAXED);
+    return e - (struct vrift_hot_entry *)((char *)h + h->hot_offset);
 }

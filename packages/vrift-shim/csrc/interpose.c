@@ -567,9 +567,10 @@ VR_EXPORT int execve(const char *p, char *const argv[], char *const envp[])
     uint64_t ctl = vr_control();
     if (VR_LIKELY(!VR_MODE(ctl)))
         return real(p, argv, envp);
-    vr_exec_attempt(ctl, AT_FDCWD, p, 0, envp);
+    struct vr_exec_note note;
+    vr_exec_attempt(ctl, AT_FDCWD, p, 0, argv, envp, 1, &note);
     int r = real(p, argv, envp);
-    vr_exec_failed(ctl, errno); /* it returned: it failed */
+    vr_exec_failed(ctl, errno, &note); /* it returned: it failed */
     return r;
 }
 
@@ -581,9 +582,10 @@ VR_EXPORT int execveat(int d, const char *p, char *const argv[], char *const env
     uint64_t ctl = vr_control();
     if (VR_LIKELY(!VR_MODE(ctl)))
         return real(d, p, argv, envp, f);
-    vr_exec_attempt(ctl, d, p, f, envp);
+    struct vr_exec_note note;
+    vr_exec_attempt(ctl, d, p, f, argv, envp, 1, &note);
     int r = real(d, p, argv, envp, f);
-    vr_exec_failed(ctl, errno);
+    vr_exec_failed(ctl, errno, &note);
     return r;
 }
 
@@ -595,9 +597,10 @@ VR_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
     uint64_t ctl = vr_control();
     if (VR_LIKELY(!VR_MODE(ctl)))
         return real(fd, argv, envp);
-    vr_exec_attempt(ctl, fd, "", AT_EMPTY_PATH, envp);
+    struct vr_exec_note note;
+    vr_exec_attempt(ctl, fd, "", AT_EMPTY_PATH, argv, envp, 1, &note);
     int r = real(fd, argv, envp);
-    vr_exec_failed(ctl, errno);
+    vr_exec_failed(ctl, errno, &note);
     return r;
 }
 
@@ -678,11 +681,14 @@ VR_EXPORT int posix_spawn(pid_t *pid, const char *p, const posix_spawn_file_acti
     if (VR_LIKELY(!VR_MODE(ctl)))
         return real(pid, p, fa, at, argv, envp);
     int saved = errno;
-    vr_exec_attempt(ctl, AT_FDCWD, p, 0, envp);
+    struct vr_exec_note note;
+    vr_exec_attempt(ctl, AT_FDCWD, p, 0, argv, envp, 0, &note);
     errno = saved;
     int r = real(pid, p, fa, at, argv, envp);
     if (r != 0)
-        vr_exec_failed(ctl, r);
+        vr_exec_failed(ctl, r, &note);
+    else if (pid)
+        vr_exec_spawned(*pid, p, argv, &note);
     return r;
 }
 
@@ -698,11 +704,15 @@ VR_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
         return real(pid, file, fa, at, argv, envp);
     int saved = errno;
     char found[PATH_MAX];
-    vr_exec_attempt(ctl, AT_FDCWD, vr_spawnp_program(file, found, sizeof found), 0, envp);
+    const char *program = vr_spawnp_program(file, found, sizeof found);
+    struct vr_exec_note note;
+    vr_exec_attempt(ctl, AT_FDCWD, program, 0, argv, envp, 0, &note);
     errno = saved;
     int r = real(pid, file, fa, at, argv, envp);
     if (r != 0)
-        vr_exec_failed(ctl, r);
+        vr_exec_failed(ctl, r, &note);
+    else if (pid)
+        vr_exec_spawned(*pid, program, argv, &note);
     return r;
 }
 
@@ -1129,12 +1139,13 @@ static __attribute__((noinline)) long vr_body_syscall(long n, long a, long b, lo
     case SYS_execve:
     case SYS_execveat: {
         uint64_t ctl = vr_control();
+        struct vr_exec_note note;
         if (n == SYS_execve)
-            vr_exec_attempt(ctl, AT_FDCWD, (const char *)a, 0, (char *const *)c);
+            vr_exec_attempt(ctl, AT_FDCWD, (const char *)a, 0, (char *const *)b, (char *const *)c, 1, &note);
         else
-            vr_exec_attempt(ctl, (int)a, (const char *)b, (int)e, (char *const *)d);
+            vr_exec_attempt(ctl, (int)a, (const char *)b, (int)e, (char *const *)c, (char *const *)d, 1, &note);
         long r = ((__typeof__(&syscall))vr_real_syscall)(n, a, b, c, d, e, f);
-        vr_exec_failed(ctl, errno);
+        vr_exec_failed(ctl, errno, &note);
         return r;
     }
     default: return ((__typeof__(&syscall))vr_real_syscall)(n, a, b, c, d, e, f);

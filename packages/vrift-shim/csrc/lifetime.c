@@ -89,6 +89,16 @@ static __attribute__((noinline, cold)) void long_cwd(struct vrift_life *l)
     l->cwd_len = (uint32_t)len;
 }
 
+static void note_cwd(struct vrift_life *l)
+{
+    /* getcwd returns the length with its NUL; -ERANGE when it does not fit */
+    long n = SYS2(SYS_getcwd, l->cwd, VRIFT_CWD_LEN);
+    if (n > 1)
+        l->cwd_len = (uint32_t)(n - 1);
+    else if (n == -ERANGE)
+        long_cwd(l);
+}
+
 /* The TSC when this image began: its constructor, or the fork. The slot
  * is claimed at the first counted call, maybe much later; its start time
  * is moved back to this instant, so that a parent's span holds its
@@ -122,12 +132,7 @@ void vr_life_claim(struct vrift_slot *s)
         l->cmdline_len = vr_args_len;
         l->argc = vr_argc;
     }
-    /* getcwd returns the length with its NUL; -ERANGE when it does not fit */
-    long n = SYS2(SYS_getcwd, l->cwd, VRIFT_CWD_LEN);
-    if (n > 1)
-        l->cwd_len = (uint32_t)(n - 1);
-    else if (n == -ERANGE)
-        long_cwd(l);
+    note_cwd(l);
 }
 
 /* This image's slot, if the calling process owns it: a vfork child (or a
@@ -195,15 +200,88 @@ VR_EXPORT void _Exit(int status)
     end_now(status);
 }
 
-/* ---- a parent's wait: record a child that a signal killed ---- */
-
-/* At most this many slots are searched, newest first, for the child's. */
-#define VR_REAP_SCAN 4096
+/* ---- ghosts: programs that run unseen (1.6) ----
+ * A static binary, a set-ID program or one whose environment drops vrift
+ * counts nothing, but its parent can still say when it ran: whoever starts
+ * it claims a slot for it (the ghost: life.unseen set, no counters), and
+ * the parent's wait records its end and status there. */
 
 static struct vrift_slot *slot_index(struct vrift_header *h, uint64_t i)
 {
     return (struct vrift_slot *)((char *)h + h->slots_offset + i * h->slot_size);
 }
+
+uint32_t vr_ghost_begin(uint32_t pid, uint32_t ppid, const char *path, char *const argv[], long hot)
+{
+    struct vrift_header *h = vr_hdr;
+    uint32_t idx;
+    struct vrift_slot *s = h ? vr_fresh_slot(&idx) : NULL;
+    if (!s)
+        return 0;
+    s->head.pid = pid;
+    s->head.ppid = ppid;
+    s->head.start_realtime_ns = realtime_now();
+    s->head.reset_generation = VR_GEN(vr_control());
+    const char *base = path;
+    for (const char *c = path; c && *c; c++)
+        if (*c == '/' && c[1])
+            base = c + 1;
+    for (size_t i = 0; base && base[i] && base[i] != '/' && i < VRIFT_COMM_LEN - 1; i++)
+        s->head.comm[i] = base[i];
+    struct vrift_life *l = &s->life;
+    l->start_clock = session_clock_now();
+    uint32_t argc = 0, len = 0;
+    for (; argv && argv[argc] && argc < 65536; argc++)
+        for (const char *a = argv[argc];; a++) {
+            if (len < VRIFT_CMDLINE_LEN)
+                l->cmdline[len] = *a;
+            len++;
+            if (!*a)
+                break;
+        }
+    l->argc = argc;
+    l->cmdline_len = len;
+    note_cwd(l);
+    l->unseen = hot >= 0 ? (uint32_t)hot + 1 : VRIFT_GHOST_NO_ENTRY;
+    __atomic_store_n(&s->head.state, VRIFT_SLOT_LIVE, __ATOMIC_RELEASE);
+    uint64_t n = __atomic_fetch_add(&h->ghosts_started, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->ghosts[n % VRIFT_GHOST_RING], (uint64_t)pid << 32 | idx, __ATOMIC_RELEASE);
+    return idx;
+}
+
+void vr_ghost_cancel(uint32_t idx)
+{
+    if (idx && vr_hdr)
+        __atomic_store_n(&slot_index(vr_hdr, idx)->head.state, VRIFT_SLOT_FREE, __ATOMIC_RELEASE);
+}
+
+/* The reaped child `pid` was a ghost of ours (newest first in the list):
+ * record its end. 0 if it was not. */
+static __attribute__((noinline, cold)) int ghost_reaped(struct vrift_header *h, uint64_t n, pid_t pid, int status)
+{
+    uint32_t me = (uint32_t)SYS0(SYS_getpid);
+    for (uint64_t k = 0; k < VRIFT_GHOST_RING && k < n; k++) {
+        uint64_t e = __atomic_load_n(&h->ghosts[(n - 1 - k) % VRIFT_GHOST_RING], __ATOMIC_ACQUIRE);
+        uint64_t idx = (uint32_t)e;
+        if ((uint32_t)(e >> 32) != (uint32_t)pid || idx == 0 || idx >= h->slot_count)
+            continue;
+        struct vrift_slot *s = slot_index(h, idx);
+        if (__atomic_load_n(&s->head.state, __ATOMIC_ACQUIRE) != VRIFT_SLOT_LIVE || s->head.pid != (uint32_t)pid ||
+            !s->life.unseen || s->head.ppid != me ||
+            __atomic_load_n(&s->life.status_from, __ATOMIC_ACQUIRE) != VRIFT_STATUS_UNKNOWN)
+            continue;
+        s->life.end_realtime_ns = realtime_now();
+        s->life.status = status;
+        __atomic_store_n(&s->life.status_from, VRIFT_STATUS_PARENT, __ATOMIC_RELEASE);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- a parent's wait: record a child that a signal killed ---- */
+
+/* At most this many slots are searched, newest first, for the child's. */
+#define VR_REAP_SCAN 4096
 
 /* The child's newest image (an exec'd child has one per program; the
  * last one is what ended) is the newest live image slot with its pid;
@@ -229,9 +307,17 @@ static __attribute__((noinline, cold)) void record_killed(pid_t pid, int status)
     }
 }
 
+/* A wait returned `pid` with `status`: if it was a ghost, its end; if a
+ * signal killed it, its end and status in its slot. */
 static inline void reaped(pid_t pid, const int *status)
 {
-    if (VR_UNLIKELY(vr_hdr != NULL) && pid > 0 && status && WIFSIGNALED(*status))
+    struct vrift_header *h = vr_hdr;
+    if (VR_LIKELY(h == NULL) || pid <= 0 || !status || !(WIFEXITED(*status) || WIFSIGNALED(*status)))
+        return;
+    uint64_t ghosts = __atomic_load_n(&h->ghosts_started, __ATOMIC_RELAXED);
+    if (VR_UNLIKELY(ghosts != 0) && ghost_reaped(h, ghosts, pid, *status))
+        return;
+    if (WIFSIGNALED(*status))
         record_killed(pid, *status);
 }
 
@@ -275,9 +361,14 @@ VR_EXPORT int waitid(idtype_t type, id_t id, siginfo_t *info, int options)
 {
     __typeof__(&waitid) real = (__typeof__(&waitid))vr_resolve(&vr_real_waitid, "waitid");
     int r = real ? real(type, id, info, options) : (int)vr_syscall(SYS_waitid, type, id, info, options, NULL);
-    if (r == 0 && info && info->si_pid > 0 && (info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED)) {
-        int status = (info->si_status & 0x7f) | (info->si_code == CLD_DUMPED ? 0x80 : 0);
-        reaped(info->si_pid, &status);
+    if (r == 0 && info && info->si_pid > 0) {
+        int status = -1; /* neither exited nor signaled: stopped, continued */
+        if (info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED)
+            status = (info->si_status & 0x7f) | (info->si_code == CLD_DUMPED ? 0x80 : 0);
+        else if (info->si_code == CLD_EXITED)
+            status = (info->si_status & 0xff) << 8;
+        if (status != -1)
+            reaped(info->si_pid, &status);
     }
     return r;
 }

@@ -423,14 +423,24 @@ static int reserve_chunk(struct vrift_header *h, uint64_t idx)
  * it (owner: the image's slot index); NULL when none is left. A thread
  * row repeats its image's identity, so that no reader has to chase the
  * owner to name it. */
-static struct vrift_slot *take_slot(struct vrift_header *h, uint32_t gen, uint32_t owner, uint32_t *idx_out)
+struct vrift_slot *vr_fresh_slot(uint32_t *idx_out)
 {
+    struct vrift_header *h = vr_hdr;
     uint64_t idx = __atomic_fetch_add(&h->slots_next, 1, __ATOMIC_RELAXED);
     if (idx == 0 || idx >= h->slot_count)
         return NULL;
     if (idx >= __atomic_load_n(&h->slots_ready, __ATOMIC_ACQUIRE) && !reserve_chunk(h, idx))
         return NULL;
-    struct vrift_slot *s = slot_at(idx);
+    *idx_out = (uint32_t)idx;
+    return slot_at(idx);
+}
+
+static struct vrift_slot *take_slot(uint32_t gen, uint32_t owner, uint32_t *idx_out)
+{
+    uint32_t idx;
+    struct vrift_slot *s = vr_fresh_slot(&idx);
+    if (!s)
+        return NULL;
     if (owner) {
         const struct vrift_slot *img = slot_at(owner);
         s->head.pid = img->head.pid;
@@ -504,7 +514,7 @@ struct vrift_counters *vr_claim_row(uint32_t gen)
 #endif
     }
     uint32_t idx = 0;
-    struct vrift_slot *s = take_slot(h, gen, vr_counters ? vr_image_slot : 0, &idx);
+    struct vrift_slot *s = take_slot(gen, vr_counters ? vr_image_slot : 0, &idx);
     if (s && !vr_counters) {
         vr_image_slot = idx;
         __atomic_store_n(&vr_counters, &s->counters, __ATOMIC_RELEASE);

@@ -28,10 +28,12 @@ _Static_assert(sizeof(struct vrift_preamble) == 32, "preamble is frozen at 32 by
 _Static_assert(sizeof(struct vrift_field) == 64, "field rows are 64 bytes");
 _Static_assert(sizeof(struct vrift_slot_head) == 64, "slot head is one cache line");
 _Static_assert(sizeof(struct vrift_hot_entry) == 64, "hot entry is one cache line");
-/* Header sizes by minor version: 1.0 and 1.1 = VRIFT_HEADER_LEN_1_0, 1.2 and 1.3 = 440, 1.4 on = 448. */
+/* Header sizes by minor version: 1.0 and 1.1 = VRIFT_HEADER_LEN_1_0, 1.2 and 1.3 = 440, 1.4 and 1.5 = 448,
+ * 1.6 on = 584. */
 _Static_assert(offsetof(struct vrift_header, vfs_projections) == VRIFT_HEADER_LEN_1_0, "1.2 appends");
 _Static_assert(offsetof(struct vrift_header, slots_ready) == 440, "1.4 appends");
-_Static_assert(sizeof(struct vrift_header) == 448, "format 1.4 header size");
+_Static_assert(offsetof(struct vrift_header, ghosts_started) == 448, "1.6 appends");
+_Static_assert(sizeof(struct vrift_header) == 584, "format 1.6 header size");
 _Static_assert(offsetof(struct vrift_header, pre) == 0, "preamble first");
 _Static_assert(sizeof(struct vrift_header) % 8 == 0, "header keeps u64 alignment");
 
@@ -86,6 +88,21 @@ VR_HIDDEN void vr_life_attach(void);
  * time are written): command line, cwd, start clock; moves the start
  * time back to when the image began. */
 VR_HIDDEN void vr_life_claim(struct vrift_slot *s);
+
+/* 1.6: a program that runs unseen gets a ghost image slot (pid, parent,
+ * its name, argv, cwd, start; life.unseen = hot + 1, or
+ * VRIFT_GHOST_NO_ENTRY for hot < 0), listed in header.ghosts so that the
+ * parent's wait records its end. Touches only the session file and makes
+ * raw syscalls (a vfork child claims one before it execs). Returns the
+ * slot index, 0 if none was left. */
+VR_HIDDEN uint32_t vr_ghost_begin(uint32_t pid, uint32_t ppid, const char *path, char *const argv[], long hot);
+/* The exec it stood for failed: the ghost never ran (readers skip it). */
+VR_HIDDEN void vr_ghost_cancel(uint32_t idx);
+
+/* A fresh slot (never handed out before) with its disk blocks reserved,
+ * for the caller to fill in and publish (session.c); NULL when none is
+ * left. Touches only the session file. */
+VR_HIDDEN struct vrift_slot *vr_fresh_slot(uint32_t *idx_out);
 
 /* The life record of the row whose counters are `c`. */
 static inline struct vrift_life *vr_life_of(struct vrift_counters *c)
@@ -364,7 +381,7 @@ static inline uint64_t vr_hash_bytes(uint64_t seed, const char *p, size_t n)
 VR_HIDDEN void vr_cwd_changed(void);
 /* Name a program this image ran that vrift cannot follow (exec.c):
  * `why` holds VRIFT_HOT_UNSEEN_* reason bits. */
-VR_HIDDEN void vr_hot_note_unseen(int dirfd, const char *path, uint64_t why);
+VR_HIDDEN long vr_hot_note_unseen(int dirfd, const char *path, uint64_t why);
 /* The cached working directory (NULL if unknown); length in *len. */
 VR_HIDDEN const char *vr_cwd(size_t *len);
 

@@ -170,15 +170,24 @@ def _unseen_lines(snap: Snapshot) -> list[str]:
         [
             ", ".join(_UNSEEN_WHY.get(r, r) for r in u.reasons),
             f"{units.count(u.runs)} run" + ("s" if u.runs != 1 else ""),
+            _unseen_wall(u),
             f"by {u.command}",
             u.path,
         ]
         for u in snap.unseen[:_TOP_UNSEEN]
     ]
-    lines = ["Not Seen (ran without vrift, calls not counted):"] + tree(table(rows, "<><<"))
+    lines = ["Not Seen (ran without vrift, calls not counted):"] + tree(table(rows, "<>><<"))
     if len(snap.unseen) > _TOP_UNSEEN:
         lines.append(f"   ... {len(snap.unseen) - _TOP_UNSEEN} more (vrift profile export)")
     return lines
+
+
+def _unseen_wall(u) -> str:
+    """Wall time of the runs whose end a profiled parent's wait saw (1.6)."""
+    if not u.timed_runs:
+        return "wall ?"
+    partial = f" ({u.timed_runs} timed)" if u.timed_runs != u.runs else ""
+    return f"wall {units.duration_ns(u.wall_ns)}{partial}"
 
 
 def _command_lines(snap: Snapshot) -> list[str]:

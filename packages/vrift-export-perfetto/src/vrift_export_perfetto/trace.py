@@ -53,6 +53,8 @@ def slice_args(p: ProcessImage) -> dict:
         "fs_time_ns": p.fs_time_ns,
         "calls_total": p.total_calls,
     }
+    if p.unseen:  # 1.6: a ghost: the program ran without vrift, its calls are not counted
+        args["unseen"] = "ran without vrift: no calls counted"
     for name, per_op in (("calls", p.calls), ("errors", p.errors), ("time_ns", p.time_ns)):
         if per_op:  # an empty dictionary would read back as no argument at all
             args[name] = per_op
@@ -118,7 +120,7 @@ def build_trace(snap: Snapshot, samples: list[Sample] | None = None) -> bytes:
         d = packet().track_descriptor
         d.uuid = image_uuid(p.slot)
         d.parent_uuid = image_uuid(parent_of[p.slot]) if p.slot in parent_of else ROOT_UUID
-        d.name = f"{p.command} [{p.pid}]"
+        d.name = f"{p.command} [{p.pid}]" + (" (not seen)" if p.unseen else "")
         d.child_ordering = chrono
 
     begin = pb.TrackEvent.Type.Value("TYPE_SLICE_BEGIN")

@@ -13,6 +13,11 @@ How an image's end is known, best first (`end_by`):
 - "last_activity": nobody saw it end (killed with no profiled parent, or
   still running): its last timed call, else its start.
 
+From 1.6 a program that ran unseen (a static binary, a set-ID program, an
+environment that drops vrift) has an image too, a ghost (`unseen`): no
+counts, but its command line, start, and the end and status its parent's
+wait recorded.
+
 The slot's struct vrift_life follows its counters directly (csrc/shim.h
 checks it), so where it lies in a file depends on how many counters that
 file's slots hold (1.6 added some): it starts where the file's own field
@@ -52,6 +57,7 @@ class ProcessImage:
     signal: int | None = None
     status_from: str = ""  # "self", "parent", "launcher" or "" (not seen)
     threads: int = 1  # rows it counted in (1.4 thread rows)
+    unseen: bool = False  # 1.6: a program that ran without vrift (a ghost: no counts)
     calls: dict[str, int] = field(default_factory=dict)  # per operation, non-zero only
     errors: dict[str, int] = field(default_factory=dict)
     time_ns: dict[str, int] = field(default_factory=dict)  # time in calls (estimated when sampled)
@@ -107,6 +113,7 @@ class ProcessImage:
             "errors": dict(self.errors),
             "time_ns": dict(self.time_ns),
             "counters": dict(self.counters),
+            **({"unseen": True} if self.unseen else {}),  # 1.6 ghosts only: older dicts unchanged
         }
 
     @classmethod
@@ -127,6 +134,7 @@ class ProcessImage:
             signal=d.get("signal"),
             status_from=d.get("status_from", ""),
             threads=int(d.get("threads", 1)),
+            unseen=bool(d.get("unseen", False)),
             calls={k: int(v) for k, v in d.get("calls", {}).items()},
             errors={k: int(v) for k, v in d.get("errors", {}).items()},
             time_ns={k: int(v) for k, v in d.get("time_ns", {}).items()},
@@ -173,7 +181,7 @@ def decode_status(status: int) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _life_layout(header) -> tuple[int, Any] | None:
+def life_layout(header) -> tuple[int, Any] | None:
     ffi = _ffi.ffi()
     if not header.fields:
         return None
@@ -207,7 +215,7 @@ def process_images(header, slots: bytes, decoder) -> tuple[ProcessImage, ...]:
     and `decoder` are the reader's Header and _SlotDecoder."""
     if header.minor < 5:
         return ()
-    found = _life_layout(header)
+    found = life_layout(header)
     if found is None:
         return ()
     life_at, ffi = found
@@ -288,6 +296,7 @@ def process_images(header, slots: bytes, decoder) -> tuple[ProcessImage, ...]:
                 "signal": sig,
                 "status_from": status_from,
                 "threads": len(rows[idx]),
+                "unseen": header.minor >= 6 and bool(life.unseen),
                 "calls": calls,
                 "errors": errors,
                 "time_ns": time_ns,
@@ -295,6 +304,28 @@ def process_images(header, slots: bytes, decoder) -> tuple[ProcessImage, ...]:
             }
         )
     return tuple(_with_ends(images))
+
+
+def ghost_runs(header, slots: bytes) -> dict[int, list[int | None]]:
+    """The ghosts of a session (1.6), by the hot-path entry of their
+    program: each one's wall time in ns, None when no end was seen."""
+    found = life_layout(header) if header.ghosts_started else None
+    if found is None:
+        return {}
+    life_at, ffi = found
+    buf = ffi.from_buffer(slots)
+    live, no_entry = c("VRIFT_SLOT_LIVE"), c("VRIFT_GHOST_NO_ENTRY")
+    runs: dict[int, list[int | None]] = {}
+    for i in range(1, header.slots_used):
+        h = ffi.cast("struct vrift_slot_head *", buf + i * header.slot_size)
+        life = ffi.cast("struct vrift_life *", buf + i * header.slot_size + life_at)
+        if h.state != live or h.owner_slot or not life.unseen or life.unseen == no_entry:
+            continue
+        end, start = int(life.end_realtime_ns), int(h.start_realtime_ns)
+        runs.setdefault(int(life.unseen) - 1, []).append(
+            end - start if life.status_from and end >= start else None
+        )
+    return runs
 
 
 def _with_ends(images: list[dict[str, Any]]) -> list[ProcessImage]:

@@ -80,6 +80,8 @@ class Header:
     # the session clock's tick in ns (TSC: ns = ticks * mult >> shift)
     clock_mult: int = 0
     clock_shift: int = 0
+    # programs started unseen, each with a ghost image slot (1.6; 0 before)
+    ghosts_started: int = 0
 
     @property
     def slots_used(self) -> int:
@@ -192,9 +194,21 @@ def parse_header(path: Path, head: bytes, actual_size: int) -> Header:
         creator=creator,
         fields=tuple(fields),
         projections=_projections(h, pre.minor),
+        ghosts_started=_ghosts_started(h, pre),
         **_timing(h, pre.minor),
         **hot,
     )
+
+
+def _ghosts_started(h, pre) -> int:
+    """1.6 appended ghosts_started to the header: an older header ends
+    before it (its bytes belong to the field table)."""
+    ffi = _ffi.ffi()
+    if pre.minor < 6 or pre.header_len < ffi.offsetof("struct vrift_header", "ghosts") + 8 * c(
+        "VRIFT_GHOST_RING"
+    ):
+        return 0
+    return int(h.ghosts_started)
 
 
 def _timing(h, minor: int) -> dict[str, int]:
@@ -393,7 +407,7 @@ def _read(p: Path) -> tuple[Header, bytes, bytes, Path]:
 
 
 def _hot_paths(
-    header: Header, hot: bytes, op_names: tuple[str, ...]
+    header: Header, hot: bytes, op_names: tuple[str, ...], ghosts: dict[int, list[int | None]] | None = None
 ) -> tuple[HotPathTable, tuple[UnseenProgram, ...]]:
     """Decode the hot-path table: entries with a published path and calls,
     merged by path text (the same file named relatively and absolutely);
@@ -437,9 +451,12 @@ def _hot_paths(
             hot[arena_at + off : arena_at + off + length].decode("utf-8", "surrogateescape") if stored else ""
         )
         if ops & unseen_flag:
-            u = unseen.setdefault((comm, name or "(path not stored)"), [0, 0])
+            u = unseen.setdefault((comm, name or "(path not stored)"), [0, 0, 0, 0])
             u[0] += calls
             u[1] |= ops
+            timed = [t for t in (ghosts or {}).get(i, ()) if t is not None]
+            u[2] += sum(timed)
+            u[3] += len(timed)
             continue
         if not stored:
             target = unknowns.setdefault(comm, [0, 0, 0, 0])
@@ -457,7 +474,7 @@ def _hot_paths(
     paths += [HotPath("(path not stored)", v[0], v[1], v[2], names(v[3]), c) for c, v in unknowns.items()]
     paths.sort(key=lambda h: (-h.calls, h.path, h.command))
     programs = [
-        UnseenProgram(path, comm, v[0], tuple(r for r, bit in reason_bits if v[1] & bit))
+        UnseenProgram(path, comm, v[0], tuple(r for r, bit in reason_bits if v[1] & bit), v[2], v[3])
         for (comm, path), v in unseen.items()
     ]
     programs.sort(key=lambda u: (-u.runs, u.path, u.command))
@@ -483,12 +500,23 @@ def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapsh
     comm_off = ffi.offsetof("struct vrift_slot_head", "comm")
     comm_len = c("VRIFT_COMM_LEN")
     live = c("VRIFT_SLOT_LIVE")
+    # 1.6: a ghost (a program run unseen) has an image but no counts: it is
+    # not a process of any command here (show lists it under "Not Seen")
+    unseen_at = None
+    if header.ghosts_started:
+        from .lifetimes import life_layout
+
+        found = life_layout(header)
+        if found is not None:
+            unseen_at = (found[0] + ffi.offsetof("struct vrift_life", "unseen")) // 4
     seen_images: set[int] = set()
     groups: dict[str, _Totals] = {}
     for i in range(header.slots_used):
         base = i * header.slot_size
         if i > 0 and halves[base // 4 + state_at] != live:
             continue  # claimed but not yet published, or garbage: skip
+        if unseen_at is not None and i > 0 and halves[base // 4 + unseen_at]:
+            continue
         if i > 0 and halves[base // 4 + gen_at] != header.reset_generation:
             continue  # counts from before the last reset; its owner renews it at its next call
         words = words_all[i * per_slot : (i + 1) * per_slot]
@@ -529,8 +557,9 @@ def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapsh
         sample_period=header.sample_period,
         sampled_ops=tuple(name for i, name in enumerate(decoder.op_names) if header.sampled_ops >> i & 1),
     )
-    table, unseen = _hot_paths(header, hot, decoder.op_names)
-    from .lifetimes import LazyImages, process_images  # 1.5
+    from .lifetimes import LazyImages, ghost_runs, process_images  # 1.5, 1.6
+
+    table, unseen = _hot_paths(header, hot, decoder.op_names, ghost_runs(header, slots))
 
     images = LazyImages(lambda: process_images(header, slots, decoder))
     return Snapshot(

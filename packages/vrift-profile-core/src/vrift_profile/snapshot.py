@@ -381,13 +381,30 @@ class UnseenProgram:
     command: str  # the command that ran it
     runs: int
     reasons: tuple[str, ...]  # what its unseen_* counters say: "static", "setid", "no_preload"
+    # 1.6: wall time of the runs whose end their parent's wait saw (timed_runs of runs)
+    wall_ns: int = 0
+    timed_runs: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "command": self.command, "runs": self.runs, "reasons": list(self.reasons)}
+        return {
+            "path": self.path,
+            "command": self.command,
+            "runs": self.runs,
+            "reasons": list(self.reasons),
+            "wall_ns": self.wall_ns,
+            "timed_runs": self.timed_runs,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> UnseenProgram:
-        return cls(d["path"], d["command"], int(d["runs"]), tuple(d["reasons"]))
+        return cls(
+            d["path"],
+            d["command"],
+            int(d["runs"]),
+            tuple(d["reasons"]),
+            int(d.get("wall_ns", 0)),
+            int(d.get("timed_runs", 0)),
+        )
 
 
 def declared_units() -> dict[str, str]:

@@ -105,6 +105,12 @@
  * estimates, exact enough to rank. 1 = every path call (--exact-timing). */
 #define VRIFT_DEFAULT_HOT_SAMPLE_PERIOD 64
 
+/* 1.6: the newest ghost images (programs run unseen) a wait looks for its
+ * child among (header.ghosts), and the `unseen` mark of a ghost whose
+ * program has no hot-path entry. */
+#define VRIFT_GHOST_RING 16
+#define VRIFT_GHOST_NO_ENTRY 0xFFFFFFFF
+
 /* VFS projections recorded per session (format 1.2). */
 #define VRIFT_MAX_PROJECTIONS 8
 
@@ -367,6 +373,17 @@ struct vrift_header {
      * in the overflow slot if it cannot: a full disk never makes a write
      * into the mapping fail (SIGBUS). */
     uint64_t slots_ready;
+
+    /* 1.6 (appended: the header is 584 bytes): a program a process of the
+     * session runs unseen (static, set-ID, or with an environment that
+     * drops vrift) gets a slot of its own, a "ghost" image (life.unseen set,
+     * no counters), claimed by whoever starts it: the process that execs it,
+     * or posix_spawn's caller. Its parent's wait records its end and status
+     * there. ghosts_started counts them (0: a wait looks no further); the
+     * newest VRIFT_GHOST_RING are listed, pid << 32 | slot index, so that a
+     * wait finds its child's ghost without a scan. */
+    uint64_t ghosts_started;
+    uint64_t ghosts[VRIFT_GHOST_RING];
 };
 
 /* One row of the field table: a named run of u64 inside a slot. */
@@ -464,7 +481,10 @@ struct vrift_life {
                                    VRIFT_CMDLINE_LEN: `cmdline` holds the first ones */
     uint32_t cwd_len;           /* strlen of the working directory; 0: unknown; more than
                                    VRIFT_CWD_LEN - 1: `cwd` holds "..." and its tail */
-    uint32_t life_reserved;
+    uint32_t unseen;            /* 1.6: 0 for an image vrift ran in; else this slot is a ghost
+                                   (header.ghosts): a program that ran unseen, with its start,
+                                   end and status only; its hot-path entry's index + 1, or
+                                   VRIFT_GHOST_NO_ENTRY */
     char cmdline[VRIFT_CMDLINE_LEN]; /* argv[0] NUL argv[1] NUL ...  */
     char cwd[VRIFT_CWD_LEN];    /* NUL-terminated */
 };
