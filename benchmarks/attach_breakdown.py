@@ -44,7 +44,9 @@ from vrift_profile import create_session  # noqa: E402
 # (file, the line the step is, what replaces it)
 STEPS = {
     "-stdio": [("session.c", "    vr_stdio_init();\n", "")],
-    "-atfork": [("session.c", "    vr_atfork_child(forget_slot_in_child);\n", "    (void)forget_slot_in_child;\n")],
+    "-atfork": [
+        ("session.c", "    vr_atfork_child(forget_slot_in_child);\n", "    (void)forget_slot_in_child;\n")
+    ],
     "-life": [("session.c", "    vr_life_attach();\n", "")],
     "-loader": [("session.c", "    vr_loader_attach();\n", "")],
 }

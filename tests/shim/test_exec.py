@@ -65,6 +65,40 @@ def test_successful_path_search_matches_strace(cbin: Path, shim_lib: Path, tmp_p
     assert ex.errors == len(failed) == 2 and ex.enoent == 2
 
 
+def test_posix_spawnp_path_probes_are_counted_as_strace_sees_them(shim_lib: Path, tmp_path: Path):
+    """posix_spawnp searches PATH in its child, inside glibc: the shim counts
+    the probes that will fail by the same search, with their errno."""
+    if not have("strace"):
+        pytest.skip("strace is not installed")
+    path, _noexec = _probe_dirs(tmp_path)
+    (tmp_path / "bin").mkdir()
+    shutil.copy("/bin/true", tmp_path / "bin" / "vrift-target")
+    path += f":{tmp_path}/bin"  # missing, missing, not executable (EACCES), then found
+    code = (
+        "import os\n"
+        "os.environ['PATH'] = os.environ['P']  # glibc's child searches the caller's PATH\n"
+        "pid = os.posix_spawnp('vrift-target', ['vrift-target'], dict(os.environ))\n"
+        "print(os.waitpid(pid, 0)[1])\n"
+    )
+    session = tmp_path / "p.vrift"
+    env = dict(profiled_env(shim_lib, session), P=path)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout) == (0, "0\n"), r.stderr
+    trace = tmp_path / "trace"
+    subprocess.run(
+        ["strace", "-f", "-qq", "-e", "trace=execve", "-o", str(trace), sys.executable, "-c", code],
+        env=dict(os.environ, P=path),
+        check=True,
+        timeout=60,
+        capture_output=True,
+    )
+    probes = [line for line in trace.read_text().splitlines() if "vrift-target" in line and "execve(" in line]
+    failed = [line for line in probes if "= -1 " in line]
+    assert (len(probes), len(failed)) == (4, 3)
+    ex = read_profile(session).ops["exec"]
+    assert (ex.calls, ex.errors, ex.enoent, ex.eacces) == (4, 3, 2, 1)
+
+
 def _static_binary(tmp_path: Path, name: str, source: str) -> Path:
     """`source` linked statically as tmp_path/name (the test skips without a static libc)."""
     src = tmp_path / f"{name}.c"

@@ -226,9 +226,14 @@ int vr_execvpe_search(const char *file, char *const argv[], char *const envp[], 
 }
 
 /* posix_spawnp's program, for classification: the first PATH element
- * where `file` is executable (the child's search, done here with raw
- * faccessat; its probes are the child's and are not counted). */
-const char *vr_spawnp_program(const char *file, char *buf, size_t size)
+ * where `file` is executable, the child's search done here with raw
+ * faccessat. Its probes happen in the child, inside glibc, where no
+ * wrapper sees them: each element the child will try and fail before it
+ * (ENOENT, EACCES, ENOTDIR: glibc's search moves on) is counted here as a
+ * failed exec with that errno, so posix_spawnp's PATH probes count like
+ * execvp's. NULL if no element has it (all but the last probe are counted
+ * here then; the last is the spawn's own call, failing). */
+const char *vr_spawnp_program(uint64_t ctl, const char *file, char *buf, size_t size)
 {
     if (!file || !*file || strchr(file, '/'))
         return file;
@@ -236,6 +241,7 @@ const char *vr_spawnp_program(const char *file, char *buf, size_t size)
     if (!path)
         path = "/bin:/usr/bin";
     size_t flen = strlen(file);
+    int pending = 0; /* errno of the last failed probe, not yet counted */
     for (const char *p = path, *subp;; p = subp + 1) {
         subp = strchrnul(p, ':');
         size_t dlen = (size_t)(subp - p);
@@ -245,8 +251,12 @@ const char *vr_spawnp_program(const char *file, char *buf, size_t size)
             if (dlen)
                 buf[at++] = '/';
             memcpy(buf + at, file, flen + 1);
-            if (SYS4(SYS_faccessat, AT_FDCWD, buf, X_OK, 0) == 0)
+            long rc = SYS4(SYS_faccessat, AT_FDCWD, buf, X_OK, 0);
+            if (pending)
+                vr_record_untimed(VRIFT_OP_EXEC, ctl, 1, pending);
+            if (rc == 0)
                 return buf;
+            pending = (int)-rc;
         }
         if (!*subp)
             return NULL;

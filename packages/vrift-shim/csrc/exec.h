@@ -34,7 +34,9 @@ void vr_exec_spawned(pid_t pid, const char *path, char *const argv[], const stru
 int vr_execvpe_search(const char *file, char *const argv[], char *const envp[], int exec_script)
     __attribute__((visibility("hidden")));
 /* posix_spawnp's program as its child will find it (in buf), for
- * classification; NULL if none is found. */
-const char *vr_spawnp_program(const char *file, char *buf, size_t size) __attribute__((visibility("hidden")));
+ * classification; NULL if none is found. Counts the child's failed PATH
+ * probes before it as failed exec calls. */
+const char *vr_spawnp_program(uint64_t ctl, const char *file, char *buf, size_t size)
+    __attribute__((visibility("hidden")));
 
 #endif

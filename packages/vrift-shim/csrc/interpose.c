@@ -692,7 +692,8 @@ VR_EXPORT int posix_spawn(pid_t *pid, const char *p, const posix_spawn_file_acti
     return r;
 }
 
-/* posix_spawnp's PATH probes happen in its child, inside glibc: one call. */
+/* posix_spawnp's PATH probes happen in its child, inside glibc: exec.c
+ * counts the ones that will fail, by the same search. */
 VR_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
                            const posix_spawnattr_t *at, char *const argv[], char *const envp[])
 {
@@ -704,7 +705,7 @@ VR_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
         return real(pid, file, fa, at, argv, envp);
     int saved = errno;
     char found[PATH_MAX];
-    const char *program = vr_spawnp_program(file, found, sizeof found);
+    const char *program = vr_spawnp_program(ctl, file, found, sizeof found);
     struct vr_exec_note note;
     vr_exec_attempt(ctl, AT_FDCWD, program, 0, argv, envp, 0, &note);
     errno = saved;
