@@ -93,3 +93,23 @@ def test_golden_1_5_session_reads_exactly(tmp_path: Path):
     expected = json.loads((GOLDEN / "session-1.5.images.json").read_text())
     assert [im.to_dict() for im in snap.images] == expected
     assert len(expected) >= 3 and {e["status_from"] for e in expected} >= {"self", "launcher"}
+
+
+def test_golden_1_6_session_reads_exactly(tmp_path: Path):
+    """tests/profile_core/golden/session-1.6.vrift.gz was recorded by
+    make_golden_1_6.py: a ghost (a static program sh ran, with the status
+    sh's wait saw) and the loader's audited probes; every later reader must
+    read them exactly as session-1.6.expected.json says."""
+    raw = gzip.decompress((GOLDEN / "session-1.6.vrift.gz").read_bytes())
+    path = tmp_path / "golden.vrift"
+    path.write_bytes(raw)
+    os.chmod(path, 0o600)
+    snap = read_profile(path)
+    assert snap.session.format_version == "1.6"
+    expected = json.loads((GOLDEN / "session-1.6.expected.json").read_text())
+    assert [im.to_dict() for im in snap.images] == expected["images"]
+    assert [u.to_dict() for u in snap.unseen] == expected["not_seen"]
+    assert snap.loader() == expected["loader"]
+    (ghost,) = [im for im in snap.images if im.unseen]
+    assert (ghost.exit_code, ghost.status_from) == (7, "parent")
+    assert expected["loader"]["audited_images"] == 2 and expected["loader"]["time_ns"] > 0

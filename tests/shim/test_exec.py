@@ -218,7 +218,89 @@ def test_a_failed_exec_leaves_no_ghost(shim_lib: Path, tmp_path: Path):
         ["sh", "-c", f"{prog}; exit 0"], env=profiled_env(shim_lib, session), capture_output=True, timeout=30
     )
     assert r.returncode == 0
-    assert _ghosts(read_profile(session)) == []
+    snap = read_profile(session)
+    assert _ghosts(snap) == []
+    # it never ran: no run is counted either
+    assert snap.unseen == () and snap.to_dict()["not_seen"]["by_reason"]["static"] == 0
+    assert snap.ops["exec"].errors >= 1 and snap.ops["exec"].eacces >= 1
+
+
+EXEC_ARGS = """#include <unistd.h>
+int main(int argc, char **argv) { (void)argc; execv(argv[1], argv + 1); return 127; }
+"""
+
+
+def test_a_ghost_that_execs_a_followed_program_ends_there(shim_lib: Path, tmp_path: Path):
+    """A static launcher (busybox env, tini) that execs a dynamic program:
+    its ghost ends where the program, which vrift follows, begins; the
+    program's own end and status are its own."""
+    launcher = _static_binary(tmp_path, "static_exec", EXEC_ARGS)
+    session = tmp_path / "p.vrift"
+    script = f"{launcher} /bin/sh -c 'sleep 0.3; exit 4'; echo $?"
+    r = subprocess.run(
+        ["sh", "-c", script], env=profiled_env(shim_lib, session), capture_output=True, text=True
+    )
+    assert r.stdout == "4\n"
+    snap = read_profile(session)
+    (g,) = _ghosts(snap)
+    assert (g.command, g.end_by, g.exit_code, g.signal) == ("static_exec", "exec", None, None)
+    (inner,) = [im for im in snap.images if im.pid == g.pid and not im.unseen and im.start_ns >= g.start_ns]
+    assert (inner.command, inner.exit_code, inner.end_by) == ("sh", 4, "exit")
+    assert g.end_ns <= inner.start_ns + 50_000_000 and g.duration_ns < 250_000_000
+    assert inner.duration_ns >= 300_000_000
+    (u,) = snap.unseen
+    assert (u.timed_runs, u.wall_ns) == (1, g.duration_ns)
+
+
+def test_fexecve_of_an_unseen_program_is_named(shim_lib: Path, tmp_path: Path):
+    prog = _static_binary(tmp_path, "static_sleep", SLEEPER)
+    session = tmp_path / "p.vrift"
+    code = (
+        "import os\n"
+        f"fd = os.open('{prog}', os.O_RDONLY)\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n    os.execve(fd, ['static_sleep', '30', '4'], dict(os.environ))\n"
+        "print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], env=profiled_env(shim_lib, session), capture_output=True, text=True
+    )
+    assert r.stdout == "4\n", r.stderr
+    snap = read_profile(session)
+    assert [(u.path, u.runs, u.timed_runs) for u in snap.unseen] == [(str(prog), 1, 1)]
+    (g,) = _ghosts(snap)
+    assert (g.command, g.exit_code) == ("static_sleep", 4)
+
+
+def test_a_reused_pid_does_not_end_a_dead_ghost(shim_lib: Path, tmp_path: Path):
+    """A ghost reaped where no wrapper sees it (SIGCHLD ignored), then its pid
+    given to a new child: the new child's end is not the ghost's."""
+    last_pid = Path("/proc/sys/kernel/ns_last_pid")
+    if os.geteuid() != 0 or not last_pid.exists():
+        pytest.skip("needs root and /proc/sys/kernel/ns_last_pid to reuse a pid on purpose")
+    prog = _static_binary(tmp_path, "static_sleep", SLEEPER)
+    session = tmp_path / "p.vrift"
+    code = (
+        "import os, signal, time\n"
+        "signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children reaped by the kernel, no wait\n"
+        f"old = os.posix_spawn('{prog}', ['static_sleep', '10', '3'], dict(os.environ))\n"
+        "while True:\n"
+        "    try:\n        os.kill(old, 0); time.sleep(0.01)\n"
+        "    except ProcessLookupError:\n        break\n"
+        "signal.signal(signal.SIGCHLD, signal.SIG_DFL)\n"
+        "open('/proc/sys/kernel/ns_last_pid', 'w').write(str(old - 1))\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n    time.sleep(0.2); os._exit(7)\n"
+        "print(pid == old, os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], env=profiled_env(shim_lib, session), capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    if r.stdout != "True 7\n":
+        pytest.skip(f"the pid was taken by another process meanwhile ({r.stdout.strip()})")
+    (g,) = _ghosts(read_profile(session))
+    assert (g.exit_code, g.status_from, g.end_by) == (None, "", "last_activity")
 
 
 def test_setid_program_is_not_seen(shim_lib: Path, tmp_path: Path):

@@ -24,7 +24,8 @@ from vrift_profile.launch import shim_environment
 
 CPROGS = Path(__file__).resolve().parents[1] / "cprogs"
 # the names the loader searches for in these runs: a probe is an openat of one
-SEARCHED = ("libvrift_test_foo.so", "libvrift_test_nothere.so", "libc.so.6")
+# (a libc loaded into a new namespace needs the loader's own file there too)
+SEARCHED = ("libvrift_test_foo.so", "libvrift_test_nothere.so", "libc.so.6", "ld-linux-x86-64.so.2")
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +104,61 @@ def test_each_image_of_a_process_tree_is_audited(runpath_prog: Path, tmp_path: P
     ld = read_profile(session).loader()
     assert (ld["probes"], ld["failed_probes"]) == (calls, failed)
     assert ld["audited_images"] >= 3
+
+
+def test_startup_alone_is_timed(tmp_path: Path):
+    """A program that never calls dlopen still spends its startup in the
+    loader: from the audit module's load to the shim's constructor."""
+    session = tmp_path / "s.vrift"
+    r = _loader_run(["ls", "/"], session)
+    assert r.returncode == 0
+    ld = read_profile(session).loader()
+    assert ld["audited_images"] == 1 and ld["probes"] >= 1
+    assert 0 < ld["time_ns"] < 1_000_000_000
+
+
+@pytest.mark.skipif(not have("strace"), reason="needs strace")
+@pytest.mark.parametrize("how", ["exit", "_exit", "dlmopen"])
+def test_the_last_dlopen_counts_however_the_image_ends(cbin: Path, tmp_path: Path, how: str):
+    """_exit runs no destructor and dlmopen no dlopen wrapper: the audit
+    module's figures are taken at _exit (and exec) too, and at exit whether
+    or not a dlopen wrapper ran."""
+    args = [str(cbin / "dlopen_exit"), how, "libvrift_test_nothere.so", "libc.so.6"]
+    session, trace = tmp_path / "s.vrift", tmp_path / "trace"
+    r = _loader_run(args, session, trace)
+    assert r.returncode == 0, r.stderr
+    calls, failed = _probes_by_strace(trace)
+    ld = read_profile(session).loader()
+    # In a new namespace libc needs ld.so, which the loader opens, finds
+    # loaded already and closes: an openat that succeeded, but no object
+    # follows it (no audit call tells it apart from a failed one).
+    assert (ld["probes"], ld["failed_probes"]) == (calls, failed + (how == "dlmopen"))
+    assert failed > 10  # the missing library's search
+
+
+def test_constructors_are_not_loader_time(tmp_path: Path):
+    """A library whose constructor sleeps 300 ms: the loader's time is its
+    search and mapping, not the constructors that run after it."""
+    d = tmp_path / "lib"
+    d.mkdir()
+    (d / "slow.c").write_text(
+        "#include <unistd.h>\n__attribute__((constructor)) static void slow(void) { usleep(300000); }\n"
+        "int vrift_test_slow(void) { return 1; }\n"
+    )
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", d / "libvrift_test_slow.so", d / "slow.c"], check=True)
+    (tmp_path / "main.c").write_text(
+        "#include <sys/stat.h>\nint vrift_test_slow(void);\n"
+        'int main(void) { struct stat st; return stat("/", &st) + vrift_test_slow() - 1; }\n'
+    )
+    prog = tmp_path / "main_slow"
+    subprocess.run(
+        ["cc", "-o", prog, tmp_path / "main.c", f"-L{d}", "-lvrift_test_slow", f"-Wl,-rpath,{d}"], check=True
+    )
+    session = tmp_path / "s.vrift"
+    r = _loader_run([str(prog)], session)
+    assert r.returncode == 0, r.stderr
+    ld = read_profile(session).loader()
+    assert 0 < ld["time_ns"] < 100_000_000
 
 
 def test_without_loader_nothing_is_claimed(runpath_prog: Path, tmp_path: Path):

@@ -202,3 +202,13 @@ long vr_hot_note_unseen(int dirfd, const char *path, uint64_t why)
         __atomic_fetch_or(&e->ops, bits, __ATOMIC_RELAXED);
     return e - (struct vrift_hot_entry *)((char *)h + h->hot_offset);
 }
+
+void vr_hot_unnote_unseen(long hot)
+{
+    struct vrift_header *h = vr_hdr;
+    if (!h || hot < 0 || (uint64_t)hot >= h->hot_count)
+        return;
+    struct vrift_hot_entry *e = (struct vrift_hot_entry *)((char *)h + h->hot_offset) + hot;
+    if (__atomic_load_n(&e->calls, __ATOMIC_RELAXED))
+        __atomic_fetch_sub(&e->calls, 1, __ATOMIC_RELAXED);
+}

@@ -24,6 +24,7 @@
  * errno untouched, the exit status and stdio flushing left as they were.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -53,6 +54,9 @@ void vr_life_note_args(int argc, char **argv)
     vr_argc = (uint32_t)argc;
 }
 
+uint64_t vr_life_realtime_now(void);
+uint64_t vr_life_clock_now(void);
+
 static uint64_t realtime_now(void)
 {
     struct timespec ts;
@@ -73,6 +77,16 @@ static uint64_t session_clock_now(void)
     if (SYS2(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) != 0)
         return 0;
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t vr_life_realtime_now(void)
+{
+    return realtime_now();
+}
+
+uint64_t vr_life_clock_now(void)
+{
+    return session_clock_now();
 }
 
 /* A long working directory keeps its tail, which tells builds apart. */
@@ -180,10 +194,18 @@ void vr_life_attach(void)
  * the real one would call dlsym, which a vfork child (running in its
  * parent's memory, while the parent's other threads run on) must not. */
 
+void vr_life_before_end(void)
+{
+    if (vrift_loader_audit && own_slot())
+        vr_loader_account_audit(vr_control());
+}
+
 static __attribute__((noreturn)) void end_now(int status)
 {
-    if (VR_UNLIKELY(vr_hdr != NULL))
+    if (VR_UNLIKELY(vr_hdr != NULL)) {
+        vr_life_before_end();
         record_exit(status);
+    }
     for (;;) {
         SYS1(SYS_exit_group, status);
         SYS1(SYS_exit, status);
@@ -211,16 +233,37 @@ static struct vrift_slot *slot_index(struct vrift_header *h, uint64_t i)
     return (struct vrift_slot *)((char *)h + h->slots_offset + i * h->slot_size);
 }
 
-uint32_t vr_ghost_begin(uint32_t pid, uint32_t ppid, const char *path, char *const argv[], long hot)
+/* Take the ring's entries for `pid` off (a newer process has that pid now);
+ * each one's slot index goes to `found` (at most `max`). */
+static int ring_take(struct vrift_header *h, uint32_t pid, uint32_t *found, int max)
+{
+    uint64_t n = __atomic_load_n(&h->ghosts_started, __ATOMIC_ACQUIRE);
+    int got = 0;
+    for (uint64_t k = 0; k < VRIFT_GHOST_RING && k < n; k++) {
+        uint64_t *at = &h->ghosts[(n - 1 - k) % VRIFT_GHOST_RING];
+        uint64_t e = __atomic_load_n(at, __ATOMIC_ACQUIRE);
+        if ((uint32_t)(e >> 32) != pid || !__atomic_compare_exchange_n(at, &e, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            continue;
+        if (got < max)
+            found[got++] = (uint32_t)e;
+    }
+    return got;
+}
+
+uint32_t vr_ghost_begin(uint32_t pid, uint32_t ppid, const char *path, char *const argv[], long hot,
+                        uint64_t start_realtime_ns, uint64_t start_clock)
 {
     struct vrift_header *h = vr_hdr;
     uint32_t idx;
     struct vrift_slot *s = h ? vr_fresh_slot(&idx) : NULL;
     if (!s)
         return 0;
+    uint32_t stale[1];
+    if (__atomic_load_n(&h->ghosts_started, __ATOMIC_RELAXED))
+        ring_take(h, pid, stale, 0); /* an older ghost with this pid is dead: its pid is reused */
     s->head.pid = pid;
     s->head.ppid = ppid;
-    s->head.start_realtime_ns = realtime_now();
+    s->head.start_realtime_ns = start_realtime_ns ? start_realtime_ns : realtime_now();
     s->head.reset_generation = VR_GEN(vr_control());
     const char *base = path;
     for (const char *c = path; c && *c; c++)
@@ -229,7 +272,7 @@ uint32_t vr_ghost_begin(uint32_t pid, uint32_t ppid, const char *path, char *con
     for (size_t i = 0; base && base[i] && base[i] != '/' && i < VRIFT_COMM_LEN - 1; i++)
         s->head.comm[i] = base[i];
     struct vrift_life *l = &s->life;
-    l->start_clock = session_clock_now();
+    l->start_clock = start_clock ? start_clock : session_clock_now();
     uint32_t argc = 0, len = 0;
     for (; argv && argv[argc] && argc < 65536; argc++)
         for (const char *a = argv[argc];; a++) {
@@ -255,6 +298,64 @@ void vr_ghost_cancel(uint32_t idx)
         __atomic_store_n(&slot_index(vr_hdr, idx)->head.state, VRIFT_SLOT_FREE, __ATOMIC_RELEASE);
 }
 
+/* When this process began, in CLOCK_REALTIME ns (its fork: an exec keeps
+ * it), from /proc/self/stat's starttime (clock ticks since boot, 100 a
+ * second); 0 if unknown. */
+static uint64_t process_began_realtime(void)
+{
+    char buf[1024];
+    long fd = SYS4(SYS_openat, AT_FDCWD, "/proc/self/stat", O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    long n = SYS3(SYS_read, (int)fd, buf, sizeof buf - 1);
+    SYS1(SYS_close, (int)fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *p = NULL;
+    for (char *c = buf; *c; c++) /* after the last ')': the command name may hold any byte */
+        if (*c == ')')
+            p = c + 1;
+    /* fields after ')' start with 3 (state); starttime is field 22 */
+    for (int field = 2; p && *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    if (!p || *p < '0' || *p > '9')
+        return 0;
+    uint64_t ticks = 0;
+    for (; *p >= '0' && *p <= '9'; p++)
+        ticks = ticks * 10 + (uint64_t)(*p - '0');
+    struct timespec boot;
+    if (SYS2(SYS_clock_gettime, CLOCK_BOOTTIME, &boot) != 0)
+        return 0;
+    uint64_t since_boot = (uint64_t)boot.tv_sec * 1000000000u + (uint64_t)boot.tv_nsec;
+    uint64_t began = ticks * 10000000u;
+    uint64_t now = realtime_now();
+    return began <= since_boot && since_boot - began <= now ? now - (since_boot - began) : 0;
+}
+
+void vr_ghost_successor(int exec)
+{
+    struct vrift_header *h = vr_hdr;
+    if (!h || !__atomic_load_n(&h->ghosts_started, __ATOMIC_RELAXED))
+        return;
+    uint32_t found[4];
+    int n = ring_take(h, (uint32_t)SYS0(SYS_getpid), found, 4);
+    if (!exec || n == 0)
+        return;
+    /* The newest one was claimed for this very process if it began no later
+     * (give or take the 10 ms of starttime's ticks): it exec'd this image. */
+    uint64_t began = process_began_realtime();
+    struct vrift_slot *s = found[0] && found[0] < h->slot_count ? slot_index(h, found[0]) : NULL;
+    if (!s || __atomic_load_n(&s->head.state, __ATOMIC_ACQUIRE) != VRIFT_SLOT_LIVE || !s->life.unseen ||
+        __atomic_load_n(&s->life.status_from, __ATOMIC_ACQUIRE) != VRIFT_STATUS_UNKNOWN || s->life.end_realtime_ns)
+        return;
+    if (began && began > s->head.start_realtime_ns + 10000000u)
+        return; /* a newer process: the ghost's own end was never seen */
+    /* ended by exec: its end, no status (readers: end_by "exec") */
+    __atomic_store_n(&s->life.end_realtime_ns, realtime_now(), __ATOMIC_RELEASE);
+}
+
 /* The reaped child `pid` was a ghost of ours (newest first in the list):
  * record its end. 0 if it was not. */
 static __attribute__((noinline, cold)) int ghost_reaped(struct vrift_header *h, uint64_t n, pid_t pid, int status)
@@ -268,8 +369,9 @@ static __attribute__((noinline, cold)) int ghost_reaped(struct vrift_header *h, 
         struct vrift_slot *s = slot_index(h, idx);
         if (__atomic_load_n(&s->head.state, __ATOMIC_ACQUIRE) != VRIFT_SLOT_LIVE || s->head.pid != (uint32_t)pid ||
             !s->life.unseen || s->head.ppid != me ||
-            __atomic_load_n(&s->life.status_from, __ATOMIC_ACQUIRE) != VRIFT_STATUS_UNKNOWN)
-            continue;
+            __atomic_load_n(&s->life.status_from, __ATOMIC_ACQUIRE) != VRIFT_STATUS_UNKNOWN ||
+            __atomic_load_n(&s->life.end_realtime_ns, __ATOMIC_ACQUIRE))
+            continue; /* not ours, recorded already, or it exec'd a seen program */
         s->life.end_realtime_ns = realtime_now();
         s->life.status = status;
         __atomic_store_n(&s->life.status_from, VRIFT_STATUS_PARENT, __ATOMIC_RELEASE);

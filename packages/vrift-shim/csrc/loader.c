@@ -120,7 +120,7 @@ static struct audit_delta vr_audit_pending;
 void vr_loader_attach(void)
 {
     tally_new(&vr_loader_pending_objects, &vr_loader_pending_segments);
-    audit_new(&vr_audit_pending); /* startup: la_preinit ran before any constructor */
+    audit_new(&vr_audit_pending); /* startup: the module timed it up to every object mapped */
 }
 
 void vr_loader_claimed(struct vrift_counters *c)
@@ -137,25 +137,47 @@ void vr_loader_claimed(struct vrift_counters *c)
     }
 }
 
+int vr_loader_pending(void)
+{
+    return vr_loader_dirty || __atomic_load_n(&vrift_loader_audit, __ATOMIC_RELAXED) != NULL;
+}
+
+/* The audit module's figures since the last look: plain loads, no lock. */
+static void account_audit(uint64_t ctl)
+{
+    struct audit_delta d;
+    audit_new(&d);
+    if (d.probes || d.hits || d.ns) {
+        vr_add_misc(ctl, VRIFT_MISC_LOADER_PROBES, d.probes);
+        vr_add_misc(ctl, VRIFT_MISC_LOADER_PROBE_HITS, d.hits);
+        vr_add_misc(ctl, VRIFT_MISC_LOADER_NS, d.ns);
+    }
+}
+
 void vr_loader_account(uint64_t ctl, int dlopen_next)
 {
     if (__atomic_exchange_n(&vr_loader_busy, 1, __ATOMIC_ACQUIRE))
         return;
-    if (vr_loader_dirty && VR_MODE(ctl)) {
-        uint64_t objects, segments;
-        tally_new(&objects, &segments);
-        if (objects) {
-            vr_add_misc(ctl, VRIFT_MISC_LOADER_OBJECTS, objects);
-            vr_add_misc(ctl, VRIFT_MISC_LOADER_SEGMENTS, segments);
+    if (VR_MODE(ctl)) {
+        if (vr_loader_dirty) {
+            uint64_t objects, segments;
+            tally_new(&objects, &segments);
+            if (objects) {
+                vr_add_misc(ctl, VRIFT_MISC_LOADER_OBJECTS, objects);
+                vr_add_misc(ctl, VRIFT_MISC_LOADER_SEGMENTS, segments);
+            }
         }
-        struct audit_delta d;
-        audit_new(&d);
-        if (d.probes || d.hits || d.ns) {
-            vr_add_misc(ctl, VRIFT_MISC_LOADER_PROBES, d.probes);
-            vr_add_misc(ctl, VRIFT_MISC_LOADER_PROBE_HITS, d.hits);
-            vr_add_misc(ctl, VRIFT_MISC_LOADER_NS, d.ns);
-        }
+        account_audit(ctl); /* the audit module also sees dlmopen, which no wrapper marks */
     }
     vr_loader_dirty = dlopen_next;
+    __atomic_store_n(&vr_loader_busy, 0, __ATOMIC_RELEASE);
+}
+
+void vr_loader_account_audit(uint64_t ctl)
+{
+    if (!__atomic_load_n(&vrift_loader_audit, __ATOMIC_RELAXED) || !VR_MODE(ctl) ||
+        __atomic_exchange_n(&vr_loader_busy, 1, __ATOMIC_ACQUIRE))
+        return;
+    account_audit(ctl);
     __atomic_store_n(&vr_loader_busy, 0, __ATOMIC_RELEASE);
 }

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #define VRIFT_AUDIT_SYMBOL "vrift_loader_audit"
-#define VRIFT_AUDIT_VERSION 1
+#define VRIFT_AUDIT_VERSION 2
 
 /* Unit of `time`. */
 enum vrift_audit_clock {
@@ -32,13 +32,15 @@ struct vrift_loader_audit {
     uint64_t probes;             /* paths the loader tried while searching for an object
                                     (RUNPATH, LD_LIBRARY_PATH, hwcaps subdirectories, the
                                     ld.so.cache answer, the default dirs): one openat each */
-    uint64_t probe_hits;         /* of those, the ones that loaded an object (the rest
-                                    failed: readers take the difference, so that each field
-                                    only grows) */
+    uint64_t probe_hits;         /* of those, the ones that loaded an object; the rest loaded
+                                    nothing (their openat failed, mostly, or opened a file the
+                                    loader rejected or had loaded already): readers take the
+                                    difference, so that each field only grows */
     uint64_t objects;            /* objects the loader loaded (program, vDSO and ld.so excluded) */
-    uint64_t time;               /* in the loader: startup (from this module's load to the
-                                    program's start, relocation included), then each dlopen's
-                                    loading (its search and mapping) */
+    uint64_t loaded;             /* clock when the loader loaded this module */
+    uint64_t time;               /* the loader's search and mapping: at startup from `loaded` to
+                                    the first la_activity CONSISTENT, then each dlopen's from
+                                    ADD to CONSISTENT (relocation and constructors left out) */
 };
 
 #endif

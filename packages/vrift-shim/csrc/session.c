@@ -546,6 +546,7 @@ static void forget_slot_in_child(void)
     vr_claiming = 0;
     vr_claiming_here = 0;
     vr_life_mark_start(); /* 1.5: a new image begins (lifetime.c) */
+    vr_ghost_successor(0); /* 1.6: a ghost listed with this pid is dead */
 }
 
 /* ---- constructor ---- */
@@ -569,7 +570,7 @@ extern void *__dso_handle __attribute__((weak, visibility("hidden")));
 VR_HIDDEN __attribute__((cold)) void vr_fini(void);
 void vr_fini(void)
 {
-    if (VR_UNLIKELY(vr_loader_dirty)) /* what the last dlopen loaded */
+    if (VR_UNLIKELY(vr_loader_pending())) /* what the last dlopen loaded */
         vr_loader_account(vr_control(), 0);
 }
 
@@ -626,6 +627,7 @@ __attribute__((constructor, cold, noinline)) static void vr_init(int argc, char 
     (void)argv;
 #endif
     __atomic_store_n(&vr_control_word, (const uint64_t *)(void *)&h->enabled, __ATOMIC_RELEASE);
+    vr_ghost_successor(1); /* 1.6: did a program run unseen exec this one? */
 out:
     /* Projections are served whether or not this process counts (and
      * without one, its code is not even called: it may sit on a page

@@ -29,11 +29,11 @@ _Static_assert(sizeof(struct vrift_field) == 64, "field rows are 64 bytes");
 _Static_assert(sizeof(struct vrift_slot_head) == 64, "slot head is one cache line");
 _Static_assert(sizeof(struct vrift_hot_entry) == 64, "hot entry is one cache line");
 /* Header sizes by minor version: 1.0 and 1.1 = VRIFT_HEADER_LEN_1_0, 1.2 and 1.3 = 440, 1.4 and 1.5 = 448,
- * 1.6 on = 584. */
+ * 1.6 on = 968. */
 _Static_assert(offsetof(struct vrift_header, vfs_projections) == VRIFT_HEADER_LEN_1_0, "1.2 appends");
 _Static_assert(offsetof(struct vrift_header, slots_ready) == 440, "1.4 appends");
 _Static_assert(offsetof(struct vrift_header, ghosts_started) == 448, "1.6 appends");
-_Static_assert(sizeof(struct vrift_header) == 584, "format 1.6 header size");
+_Static_assert(sizeof(struct vrift_header) == 968, "format 1.6 header size");
 _Static_assert(offsetof(struct vrift_header, pre) == 0, "preamble first");
 _Static_assert(sizeof(struct vrift_header) % 8 == 0, "header keeps u64 alignment");
 
@@ -95,9 +95,19 @@ VR_HIDDEN void vr_life_claim(struct vrift_slot *s);
  * parent's wait records its end. Touches only the session file and makes
  * raw syscalls (a vfork child claims one before it execs). Returns the
  * slot index, 0 if none was left. */
-VR_HIDDEN uint32_t vr_ghost_begin(uint32_t pid, uint32_t ppid, const char *path, char *const argv[], long hot);
+VR_HIDDEN uint32_t vr_ghost_begin(uint32_t pid, uint32_t ppid, const char *path, char *const argv[], long hot,
+                                  uint64_t start_realtime_ns, uint64_t start_clock);
 /* The exec it stood for failed: the ghost never ran (readers skip it). */
 VR_HIDDEN void vr_ghost_cancel(uint32_t idx);
+/* The session's clocks as a ghost's start takes them (no vDSO). */
+VR_HIDDEN uint64_t vr_life_realtime_now(void);
+VR_HIDDEN uint64_t vr_life_clock_now(void);
+/* A new image (constructor) or a fork child begins with this pid: a ghost
+ * listed with it is either the program that exec'd this image (it ends
+ * now) or a dead one whose pid is reused; either way no wait may credit
+ * it with this process's end. `exec`: 0 in a fork child (a new process:
+ * any such ghost is stale). Only when the session has ghosts. */
+VR_HIDDEN void vr_ghost_successor(int exec);
 
 /* A fresh slot (never handed out before) with its disk blocks reserved,
  * for the caller to fill in and publish (session.c); NULL when none is
@@ -382,6 +392,8 @@ VR_HIDDEN void vr_cwd_changed(void);
 /* Name a program this image ran that vrift cannot follow (exec.c):
  * `why` holds VRIFT_HOT_UNSEEN_* reason bits. */
 VR_HIDDEN long vr_hot_note_unseen(int dirfd, const char *path, uint64_t why);
+/* The run noted as entry `hot` never happened (its exec failed). */
+VR_HIDDEN void vr_hot_unnote_unseen(long hot);
 /* The cached working directory (NULL if unknown); length in *len. */
 VR_HIDDEN const char *vr_cwd(size_t *len);
 
@@ -473,6 +485,18 @@ VR_HIDDEN void vr_loader_claimed(struct vrift_counters *c);
  * about to run (dlopen's wrapper), 0 at exit. */
 VR_HIDDEN void vr_loader_account(uint64_t ctl, int dlopen_next);
 VR_HIDDEN extern int vr_loader_dirty;
+/* Something may be left to account: a dlopen ran since, or the loader is
+ * audited (its dlmopen and last dlopen are seen only there). */
+VR_HIDDEN int vr_loader_pending(void);
+/* Only the audit module's figures (no dl_iterate_phdr, which takes the
+ * loader's lock: not safe in a fork child of a threaded program). */
+VR_HIDDEN void vr_loader_account_audit(uint64_t ctl);
+struct vrift_loader_audit;
+extern struct vrift_loader_audit *vrift_loader_audit; /* loader.c: exported for the audit module */
+/* The image is about to end (_exit) or exec: account the audit module's
+ * figures since the last look, if the calling process owns its slot (not
+ * a vfork child, which runs in its parent's memory). */
+VR_HIDDEN void vr_life_before_end(void);
 
 /* ---- stdio (stdio.c) ---- */
 

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from vrift_profile import (
@@ -445,6 +446,7 @@ def profile_run(args: argparse.Namespace) -> int:
             progress.start()
         try:
             rc = proc.wait()
+            ended_ns = time.clock_gettime_ns(time.CLOCK_REALTIME)  # before the bookkeeping below
         finally:
             if progress is not None:
                 progress.stop()
@@ -454,7 +456,7 @@ def profile_run(args: argparse.Namespace) -> int:
         from vrift_profile.writer import record_launched_status
 
         try:
-            record_launched_status(path, proc.pid, rc)  # its slot's exit status (format 1.5)
+            record_launched_status(path, proc.pid, rc, ended_ns)  # its slot's exit status (format 1.5)
         except ProfileError as e:
             print(f"vrift: exit status not recorded in the session: {e}", file=sys.stderr)
         from .history import record_for_build

@@ -9,7 +9,8 @@ How an image's end is known, best first (`end_by`):
 - "killed": a signal killed it and its parent's wait (or the launcher)
   recorded when;
 - "exec": it exec'd another program: the next image of the same pid
-  starts where it ends;
+  starts where it ends (a ghost, below, that exec'd a program vrift follows
+  has its end recorded by that program's constructor, and no status);
 - "last_activity": nobody saw it end (killed with no profiled parent, or
   still running): its last timed call, else its start.
 
@@ -322,9 +323,7 @@ def ghost_runs(header, slots: bytes) -> dict[int, list[int | None]]:
         if h.state != live or h.owner_slot or not life.unseen or life.unseen == no_entry:
             continue
         end, start = int(life.end_realtime_ns), int(h.start_realtime_ns)
-        runs.setdefault(int(life.unseen) - 1, []).append(
-            end - start if life.status_from and end >= start else None
-        )
+        runs.setdefault(int(life.unseen) - 1, []).append(end - start if end and end >= start else None)
     return runs
 
 
@@ -337,7 +336,9 @@ def _with_ends(images: list[dict[str, Any]]) -> list[ProcessImage]:
         end_ns, last_ns = im.pop("end_ns"), im.pop("last_ns")
         successor = next_of_pid.get(im["pid"])
         if end_ns and end_ns >= start:
-            end, by = end_ns, "killed" if im["signal"] is not None else "exit"
+            # a ghost whose end has no status exec'd a program vrift follows (1.6)
+            by = "killed" if im["signal"] is not None else "exit" if im["status_from"] else "exec"
+            end = end_ns
         elif successor is not None and successor[0] >= start and successor[1] == im["ppid"]:
             end, by = successor[0], "exec"
         else:

@@ -325,9 +325,12 @@ class SyntheticWriter:
         self._counters(idx).misc[names.index(name)] += value
 
 
-def record_launched_status(path: str | os.PathLike[str], pid: int, returncode: int) -> bool:
+def record_launched_status(
+    path: str | os.PathLike[str], pid: int, returncode: int, end_ns: int | None = None
+) -> bool:
     """`vrift profile run` saw its child end: record the status (and, if the
-    child could not record its end itself, the reaping time) in the child's
+    child could not record its end itself, the reaping time: `end_ns`,
+    CLOCK_REALTIME taken when its wait returned, else now) in the child's
     newest image slot. Returns whether a slot was found."""
     ffi = _ffi.ffi()
     live = c("VRIFT_SLOT_LIVE")
@@ -343,7 +346,7 @@ def record_launched_status(path: str | os.PathLike[str], pid: int, returncode: i
             if s.head.ppid != me:
                 return False
             if not s.life.end_realtime_ns:  # it could not record its end itself
-                s.life.end_realtime_ns = time.clock_gettime_ns(time.CLOCK_REALTIME)
+                s.life.end_realtime_ns = end_ns or time.clock_gettime_ns(time.CLOCK_REALTIME)
             s.life.status = status
             s.life.status_from = c("VRIFT_STATUS_LAUNCHER")  # stored last
             return True

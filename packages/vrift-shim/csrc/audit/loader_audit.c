@@ -15,11 +15,12 @@
  *    answer, the default directories). The loader opens each one; the last
  *    probe of a search that loads an object (la_objopen follows) is a hit,
  *    every other one failed (ENOENT, mostly).
- *  - the loader's time, with the cycle counter: startup from this module's
- *    load to la_preinit (search, mapping and relocation of every startup
- *    object), then each dlopen's loading, from la_activity(LA_ACT_ADD) to
- *    LA_ACT_CONSISTENT (search and mapping; its relocation and constructors
- *    are not bracketed by any audit call).
+ *  - the loader's time, with the cycle counter: its search and mapping of
+ *    objects, at startup from this module's load to the first
+ *    la_activity(LA_ACT_CONSISTENT) (every startup object mapped), then in
+ *    each later dlopen or dlmopen from LA_ACT_ADD to LA_ACT_CONSISTENT.
+ *    Relocation and constructors are not bracketed by any audit call (and
+ *    la_preinit only comes after every constructor), so they are left out.
  *
  * The shim (loader.c) adds these to the image's counters. To hand them over
  * the module finds the shim when the loader maps it (la_objopen) and stores
@@ -50,9 +51,8 @@ static struct vrift_loader_audit tally = {
 #endif
 };
 
-static uint64_t t_loaded;   /* clock when the loader loaded this module */
 static uint64_t t_add;      /* clock at the LA_ACT_ADD of the dlopen in progress; 0: none */
-static int started;         /* la_preinit seen: startup is over */
+static int started;         /* the startup objects are loaded (their LA_ACT_CONSISTENT) */
 static uint64_t pending;    /* probes of the search in progress */
 
 static uint64_t now(void)
@@ -137,7 +137,7 @@ static void *gnu_lookup(ElfW(Addr) base, const ElfW(Dyn) *dyn, const char *name)
 
 EXPORT unsigned int la_version(unsigned int version)
 {
-    t_loaded = now();
+    tally.loaded = now();
     return version < LAV_CURRENT ? version : LAV_CURRENT;
 }
 
@@ -172,20 +172,16 @@ EXPORT unsigned int la_objopen(struct link_map *map, Lmid_t lmid, uintptr_t *coo
     return 0; /* no symbol-binding callbacks */
 }
 
-EXPORT void la_preinit(uintptr_t *cookie)
-{
-    (void)cookie;
-    if (!started) {
-        started = 1;
-        bump(&tally.time, now() - t_loaded);
-    }
-}
-
 EXPORT void la_activity(uintptr_t *cookie, unsigned int flag)
 {
     (void)cookie;
-    if (!started)
-        return; /* startup is timed as a whole */
+    if (!started) { /* startup: from this module's load to every startup object mapped */
+        if (flag == LA_ACT_CONSISTENT) {
+            started = 1;
+            bump(&tally.time, now() - tally.loaded);
+        }
+        return;
+    }
     if (flag == LA_ACT_ADD) {
         t_add = now();
     } else if (flag == LA_ACT_CONSISTENT && t_add) {

@@ -108,7 +108,7 @@
 /* 1.6: the newest ghost images (programs run unseen) a wait looks for its
  * child among (header.ghosts), and the `unseen` mark of a ghost whose
  * program has no hot-path entry. */
-#define VRIFT_GHOST_RING 16
+#define VRIFT_GHOST_RING 64
 #define VRIFT_GHOST_NO_ENTRY 0xFFFFFFFF
 
 /* VFS projections recorded per session (format 1.2). */
@@ -374,7 +374,7 @@ struct vrift_header {
      * into the mapping fail (SIGBUS). */
     uint64_t slots_ready;
 
-    /* 1.6 (appended: the header is 584 bytes): a program a process of the
+    /* 1.6 (appended: the header is 968 bytes): a program a process of the
      * session runs unseen (static, set-ID, or with an environment that
      * drops vrift) gets a slot of its own, a "ghost" image (life.unseen set,
      * no counters), claimed by whoever starts it: the process that execs it,
