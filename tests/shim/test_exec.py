@@ -138,6 +138,12 @@ def test_static_binary_under_vrift_run_is_reported(shim_lib: Path, tmp_path: Pat
     assert r.returncode == 0
     out = vrift("profile", "show", "--path", str(session), env={**os.environ, "COLUMNS": "400"}).stdout
     assert re.search(rf"static binary\s+1 run\s+wall \S+\s+by sh\s+{re.escape(str(prog))}", out), out
+    # the command itself static: the launcher says so, since nothing else can
+    r = vrift("profile", "run", "--path", str(tmp_path / "top.vrift"), "--", str(prog))
+    assert r.returncode == 0
+    assert f"vrift: {prog} is statically linked: vrift cannot follow it" in r.stderr
+    r = vrift("profile", "run", "--path", str(tmp_path / "dyn.vrift"), "--", "true")
+    assert "statically linked" not in r.stderr
 
 
 SLEEPER = """#include <stdlib.h>

@@ -22,7 +22,7 @@ from vrift_profile import (
     set_current,
     set_enabled,
 )
-from vrift_profile.launch import shim_environment
+from vrift_profile.launch import shim_environment, warn_if_unseen
 from vrift_profile.paths import ENV_PATH, check_parent_dir, current_session, new_session_path
 from vrift_profile.writer import create_session
 
@@ -424,6 +424,8 @@ def profile_run(args: argparse.Namespace) -> int:
     else:
         path = _new_session(new_session_path(), args)
     env = shim_environment(path, loader=args.loader)
+    if unseen := warn_if_unseen(cmd):
+        print(unseen, file=sys.stderr)
     try:
         cwd: str | None = os.getcwd()
     except OSError:  # a deleted directory: the command may still run; history just has no cwd

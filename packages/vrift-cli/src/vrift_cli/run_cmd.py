@@ -16,7 +16,7 @@ from pathlib import Path
 
 from vrift_profile import UsageError, current_session, read_header
 from vrift_profile.envflag import profile_flag
-from vrift_profile.launch import shim_environment
+from vrift_profile.launch import shim_environment, warn_if_unseen
 from vrift_profile.paths import ENV_ENABLE, ENV_PATH, check_parent_dir
 from vrift_profile.writer import create_session
 
@@ -97,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
             "vrift: no profile session: nothing is recorded (start one with `vrift profile start`)",
             file=sys.stderr,
         )
+    elif session is not None and (unseen := warn_if_unseen(cmd)):
+        print(unseen, file=sys.stderr)
     if args.vfs:
         from .vfs_cmd import vfs_environment
 

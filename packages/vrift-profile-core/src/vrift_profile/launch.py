@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import struct
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -36,3 +38,43 @@ def shim_environment(
         env[ENV_ENABLE] = "1"
         env[ENV_PATH] = str(session)
     return env
+
+
+def statically_linked(program: str) -> bool:
+    """Whether `program` (a path, or a name found on PATH) is an ELF file
+    without a PT_INTERP: the shim's own rule (exec.c) for a program that
+    LD_PRELOAD cannot follow. A script, a missing file or an unreadable one:
+    False."""
+    found = program if "/" in program else shutil.which(program)
+    if not found:
+        return False
+    try:
+        with open(found, "rb") as f:
+            ident = f.read(64)
+            if len(ident) < 64 or ident[:4] != b"\x7fELF" or ident[4] not in (1, 2):
+                return False
+            order = "<" if ident[5] == 1 else ">"
+            if ident[4] == 2:  # 64-bit: e_phoff at 32, e_phentsize and e_phnum at 54
+                phoff = struct.unpack_from(order + "Q", ident, 32)[0]
+                phentsize, phnum = struct.unpack_from(order + "HH", ident, 54)
+            else:  # 32-bit: e_phoff at 28, e_phentsize and e_phnum at 42
+                phoff = struct.unpack_from(order + "I", ident, 28)[0]
+                phentsize, phnum = struct.unpack_from(order + "HH", ident, 42)
+            if phentsize < 4 or not 0 < phnum <= 4096:
+                return False
+            f.seek(phoff)
+            table = f.read(phentsize * phnum)
+    except OSError:
+        return False
+    if len(table) < phentsize * phnum:
+        return False
+    pt_interp = 3
+    return all(struct.unpack_from(order + "I", table, i * phentsize)[0] != pt_interp for i in range(phnum))
+
+
+def warn_if_unseen(cmd: list[str]) -> str | None:
+    """The line to print when the command itself is a program vrift cannot
+    follow (its calls will not be counted); None otherwise."""
+    if cmd and statically_linked(cmd[0]):
+        return f"vrift: {cmd[0]} is statically linked: vrift cannot follow it (its own calls are not counted)"
+    return None
