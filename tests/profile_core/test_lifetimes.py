@@ -80,16 +80,22 @@ def test_long_command_line_and_cwd_are_cut_visibly(shim_lib: Path, tmp_path: Pat
     assert im.exit_code == 2  # ls: no such files
 
 
-def test_golden_1_5_session_reads_exactly(tmp_path: Path):
-    """tests/profile_core/golden/session-1.5.vrift.gz was recorded by
-    make_golden_1_5.py (run it to see how); its images must read back as
-    session-1.5.images.json, field for field."""
-    raw = gzip.decompress((GOLDEN / "session-1.5.vrift.gz").read_bytes())
+def _golden(version: str, tmp_path: Path):
+    """tests/profile_core/golden/session-VERSION.vrift.gz, read by today's reader."""
+    raw = gzip.decompress((GOLDEN / f"session-{version}.vrift.gz").read_bytes())
     path = tmp_path / "golden.vrift"
     path.write_bytes(raw)
     os.chmod(path, 0o600)
     snap = read_profile(path)
-    assert snap.session.format_version == "1.5"
+    assert snap.session.format_version == version
+    return snap
+
+
+def test_golden_1_5_session_reads_exactly(tmp_path: Path):
+    """tests/profile_core/golden/session-1.5.vrift.gz was recorded by
+    make_golden_1_5.py (run it to see how); its images must read back as
+    session-1.5.images.json, field for field."""
+    snap = _golden("1.5", tmp_path)
     expected = json.loads((GOLDEN / "session-1.5.images.json").read_text())
     assert [im.to_dict() for im in snap.images] == expected
     assert len(expected) >= 3 and {e["status_from"] for e in expected} >= {"self", "launcher"}
@@ -100,12 +106,7 @@ def test_golden_1_6_session_reads_exactly(tmp_path: Path):
     make_golden_1_6.py: a ghost (a static program sh ran, with the status
     sh's wait saw) and the loader's audited probes; every later reader must
     read them exactly as session-1.6.expected.json says."""
-    raw = gzip.decompress((GOLDEN / "session-1.6.vrift.gz").read_bytes())
-    path = tmp_path / "golden.vrift"
-    path.write_bytes(raw)
-    os.chmod(path, 0o600)
-    snap = read_profile(path)
-    assert snap.session.format_version == "1.6"
+    snap = _golden("1.6", tmp_path)
     expected = json.loads((GOLDEN / "session-1.6.expected.json").read_text())
     assert [im.to_dict() for im in snap.images] == expected["images"]
     assert [u.to_dict() for u in snap.unseen] == expected["not_seen"]
