@@ -25,20 +25,16 @@ cprogs/one_stat.c makes one stat() (attach, slot claim, count).
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT / "packages" / "vrift-shim"))
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import build_shim  # noqa: E402
 from harness import CPROGS, LoadMeter, wait_until_quiet  # noqa: E402
+from shim_variants import build_variant  # noqa: E402
 from vrift_profile import create_session  # noqa: E402
 
 # (file, the line the step is, what replaces it)
@@ -51,23 +47,6 @@ STEPS = {
     "-loader": [("session.c", "    vr_loader_attach();\n", "")],
 }
 STEPS["-all"] = [edit for edits in STEPS.values() for edit in edits]
-
-
-def build_variant(name: str, edits: list[tuple[str, str, str]], tmp: Path) -> Path:
-    src = tmp / f"src{name}"
-    shutil.copytree(build_shim.CSRC, src)
-    for file, line, repl in edits:
-        p = src / file
-        text = p.read_text()
-        if text.count(line) != 1:
-            raise SystemExit(f"attach_breakdown: {file} no longer has {line.strip()!r} once: update STEPS")
-        p.write_text(text.replace(line, repl))
-    saved = build_shim.CSRC
-    build_shim.CSRC = src
-    try:
-        return build_shim.build(tmp / f"libvrift_shim{name}.so")
-    finally:
-        build_shim.CSRC = saved
 
 
 def main() -> int:
