@@ -54,9 +54,6 @@ void vr_life_note_args(int argc, char **argv)
     vr_argc = (uint32_t)argc;
 }
 
-uint64_t vr_life_realtime_now(void);
-uint64_t vr_life_clock_now(void);
-
 static uint64_t realtime_now(void)
 {
     struct timespec ts;
@@ -380,7 +377,7 @@ static __attribute__((noinline, cold)) int ghost_reaped(struct vrift_header *h, 
     return 0;
 }
 
-/* ---- a parent's wait: record a child that a signal killed ---- */
+/* ---- a parent's wait: record a ghost's end, or a child that a signal killed ---- */
 
 /* At most this many slots are searched, newest first, for the child's. */
 #define VR_REAP_SCAN 4096
