@@ -62,8 +62,17 @@ def test_relative_paths_are_recorded_under_the_cwd_and_reset_clears(cbin, shim_l
         check=True,
         capture_output=True,
     )
+    # "./rel.txt" is the same file as "rel.txt": one entry
+    subprocess.run(
+        [cbin / "stat_loop", "./rel.txt", "3", "/nonexistent-abs", "0"],
+        cwd=tmp_path,
+        env=profiled_env(shim_lib, session),
+        check=True,
+        capture_output=True,
+    )
     by_path = {h.path: h for h in read_profile(session).hot.by_path()}
-    assert by_path[f"{tmp_path}/rel.txt"].calls == 5
+    assert by_path[f"{tmp_path}/rel.txt"].calls == 8
+    assert not [p for p in by_path if "/./" in p]
     assert by_path["/nonexistent-abs"].calls == 2 and by_path["/nonexistent-abs"].ops == ("lstat",)
     reset(session)
     assert read_profile(session).hot.paths == ()

@@ -153,12 +153,26 @@ static uint64_t path_hash(struct vrift_header *h, int dirfd, const char *path, s
     return hash_bytes(seed ^ comm_seed() ^ kind_seed, path, len);
 }
 
+/* "./x" and "x" name the same file, whatever the directory: one entry
+ * (lexically only: "a/../x" may not be "x" through a symlink). */
+static const char *without_dot_slash(const char *path)
+{
+    const char *p = path;
+    while (p[0] == '.' && p[1] == '/') {
+        p += 2;
+        while (*p == '/')
+            p++;
+    }
+    return *p ? p : path;
+}
+
 void vr_hot_record(uint64_t ctl, enum vrift_op op, int dirfd, const char *path, uint64_t ns, int failed,
                    uint64_t weight)
 {
     struct vrift_header *h = vr_hdr;
     if (!h || !h->hot_count || !path)
         return;
+    path = without_dot_slash(path);
     size_t len = strlen(path);
     if (len == 0)
         return;
@@ -188,6 +202,8 @@ void vr_hot_record(uint64_t ctl, enum vrift_op op, int dirfd, const char *path, 
 long vr_hot_note_unseen(int dirfd, const char *path, uint64_t why)
 {
     struct vrift_header *h = vr_hdr;
+    if (path)
+        path = without_dot_slash(path);
     size_t len = path ? strlen(path) : 0;
     if (!h || !h->hot_count || len == 0)
         return -1;
