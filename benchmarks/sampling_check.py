@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from vrift_profile import create_session, read_profile  # noqa: E402
-from workloads import cproject, gitrepo  # noqa: E402
+from workloads import timing as timing_workloads  # noqa: E402
 
 VRIFT = [sys.executable, "-m", "vrift_cli"]
 
@@ -88,12 +88,7 @@ def main() -> int:
         tmp = Path(t)
         os.chmod(tmp, 0o700)
         env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp))
-        proj = cproject.generate(tmp / "cproj", a.files)
-        repo = gitrepo.generate(tmp / "repo", a.git_files)
-        workloads = {
-            "make -j2": (["sh", "-c", "make -s clean >/dev/null 2>&1; make -s -j2"], proj),
-            "git status": (["git", "status", "--porcelain"], repo),
-        }
+        workloads = timing_workloads.generate(tmp, a.files, a.git_files)
         print(f"sampled (1-in-16) vs exact timing, {a.reps} alternating runs each, medians")
         print(
             f"{'workload':12} {'op':9} {'calls':>10} {'timed':>8} {'exact':>11} {'sampled':>11} "

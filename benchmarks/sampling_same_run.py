@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from shim_variants import build_variant  # noqa: E402
 from vrift_profile import create_session, read_profile  # noqa: E402
 from vrift_profile.layout import c, op_names  # noqa: E402
-from workloads import cproject, gitrepo  # noqa: E402
+from workloads import timing as timing_workloads  # noqa: E402
 
 # The shadow sampler: in an exact session (vr_sampled_ops == 0) the ops of
 # the default sampled set also get the default rule's decision, as two tag
@@ -104,12 +104,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="vrift-sampling-") as t:
         tmp = Path(t)
         lib = build_variant("-shadow", EDITS, tmp)
-        proj = cproject.generate(tmp / "cproj", a.files)
-        repo = gitrepo.generate(tmp / "repo", a.git_files)
-        workloads = {
-            "make -j2": (["sh", "-c", "make -s clean >/dev/null 2>&1; make -s -j2"], proj),
-            "git status": (["git", "status", "--porcelain"], repo),
-        }
+        workloads = timing_workloads.generate(tmp, a.files, a.git_files)
         print(f"estimate of a default session vs exact, same calls; {a.reps} runs each")
         head = f"{'workload':12} {'op':9} {'calls':>9} {'exact':>10} {'mean err':>9} {'median err':>11}"
         print(f"{head} {'worst err':>10}  within 5%")

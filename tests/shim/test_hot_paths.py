@@ -55,21 +55,9 @@ def test_full_table_counts_what_it_drops(cbin, shim_lib, tmp_path, rundir):
 def test_relative_paths_are_recorded_under_the_cwd_and_reset_clears(cbin, shim_lib, tmp_path, rundir):
     session = create_session(tmp_path / "p.vrift", hot_paths=True)
     (tmp_path / "rel.txt").write_text("x")
-    subprocess.run(
-        [cbin / "stat_loop", "rel.txt", "5", "/nonexistent-abs", "2"],
-        cwd=tmp_path,
-        env=profiled_env(shim_lib, session),
-        check=True,
-        capture_output=True,
-    )
+    _stat_loop(cbin, shim_lib, session, "rel.txt", "5", "/nonexistent-abs", "2", cwd=tmp_path)
     # "./rel.txt" is the same file as "rel.txt": one entry
-    subprocess.run(
-        [cbin / "stat_loop", "./rel.txt", "3", "/nonexistent-abs", "0"],
-        cwd=tmp_path,
-        env=profiled_env(shim_lib, session),
-        check=True,
-        capture_output=True,
-    )
+    _stat_loop(cbin, shim_lib, session, "./rel.txt", "3", "/nonexistent-abs", "0", cwd=tmp_path)
     by_path = {h.path: h for h in read_profile(session).hot.by_path()}
     assert by_path[f"{tmp_path}/rel.txt"].calls == 8
     assert not [p for p in by_path if "/./" in p]
@@ -78,10 +66,10 @@ def test_relative_paths_are_recorded_under_the_cwd_and_reset_clears(cbin, shim_l
     assert read_profile(session).hot.paths == ()
 
 
-def _stat_loop(cbin, shim_lib, session, *args: str) -> None:
+def _stat_loop(cbin, shim_lib, session, *args: str, cwd=None) -> None:
     """stat_loop EXISTING N MISSING M under the shim, counting into `session`."""
     env = profiled_env(shim_lib, session)
-    subprocess.run([cbin / "stat_loop", *args], env=env, check=True, capture_output=True)
+    subprocess.run([cbin / "stat_loop", *args], env=env, check=True, capture_output=True, cwd=cwd)
 
 
 def test_counters_only_mode_records_no_paths(cbin, shim_lib, tmp_path, rundir):
