@@ -138,10 +138,23 @@ def test_static_binary_under_vrift_run_is_reported(shim_lib: Path, tmp_path: Pat
     assert r.returncode == 0
     out = vrift("profile", "show", "--path", str(session), env={**os.environ, "COLUMNS": "400"}).stdout
     assert re.search(rf"static binary\s+1 run\s+wall \S+\s+by sh\s+{re.escape(str(prog))}", out), out
-    # the command itself static: the launcher says so, since nothing else can
-    r = vrift("profile", "run", "--path", str(tmp_path / "top.vrift"), "--", str(prog))
-    assert r.returncode == 0
-    assert f"vrift: {prog} is statically linked: vrift cannot follow it" in r.stderr
+    # the command itself static: the launcher says so, and starts it through
+    # env (followed), whose exec gives it a ghost: its wall time and status
+    sleeper = _static_binary(tmp_path, "static_sleep", SLEEPER)
+    top = tmp_path / "top.vrift"
+    r = vrift("profile", "run", "--path", str(top), "--", str(sleeper), "50", "6", check=False)
+    assert r.returncode == 6
+    assert f"vrift: {sleeper} is statically linked: vrift cannot follow it" in r.stderr
+    snap = read_profile(top)
+    (g,) = _ghosts(snap)
+    assert (g.command, g.exit_code, g.status_from, g.argv) == (
+        "static_sleep",
+        6,
+        "launcher",
+        (str(sleeper), "50", "6"),
+    )
+    assert g.duration_ns >= 50_000_000
+    assert [(u.path, u.command, u.timed_runs) for u in snap.unseen] == [(str(sleeper), "env", 1)]
     r = vrift("profile", "run", "--path", str(tmp_path / "dyn.vrift"), "--", "true")
     assert "statically linked" not in r.stderr
 

@@ -22,7 +22,7 @@ from vrift_profile import (
     set_current,
     set_enabled,
 )
-from vrift_profile.launch import shim_environment, warn_if_unseen
+from vrift_profile.launch import shim_environment, through_a_follower, warn_if_unseen
 from vrift_profile.paths import ENV_PATH, check_parent_dir, current_session, new_session_path
 from vrift_profile.writer import create_session
 
@@ -440,7 +440,8 @@ def profile_run(args: argparse.Namespace) -> int:
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         try:
-            proc = subprocess.Popen(cmd, env=env, restore_signals=True)
+            # a static command: started through env, so that it gets a ghost (timed)
+            proc = subprocess.Popen(through_a_follower(cmd), env=env, restore_signals=True)
         except OSError as e:
             return launch_failed(cmd, e)
         sampler = _sampler(path)

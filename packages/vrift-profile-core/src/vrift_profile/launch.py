@@ -72,6 +72,18 @@ def statically_linked(program: str) -> bool:
     return all(struct.unpack_from(order + "I", table, i * phentsize)[0] != pt_interp for i in range(phnum))
 
 
+def through_a_follower(cmd: list[str]) -> list[str]:
+    """The command to start for `cmd` when its program is one vrift cannot
+    follow: the same command run by `env`, which the shim follows, so that
+    env's exec of it is classified and given a ghost slot (format 1.6) whose
+    end and status the launcher then records. `env --` with no assignment
+    changes nothing the program sees. `cmd` itself otherwise."""
+    env = shutil.which("env")
+    if cmd and env and statically_linked(cmd[0]):
+        return [env, "--", *cmd]
+    return cmd
+
+
 def warn_if_unseen(cmd: list[str]) -> str | None:
     """The line to print when the command itself is a program vrift cannot
     follow (its calls will not be counted); None otherwise."""
