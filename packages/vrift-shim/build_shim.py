@@ -24,17 +24,15 @@ OUTPUT = HERE / "src" / "vrift_shim" / "libvrift_shim.so"
 AUDIT_SOURCE = CSRC / "audit" / "loader_audit.c"
 AUDIT_OUTPUT = OUTPUT.with_name("libvrift_audit.so")
 
+# Both libraries: position-independent, nothing exported but what is marked,
+# every warning an error.
+COMMON_FLAGS = ["-std=gnu11", "-O2", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror"]
+
 CFLAGS = [
-    "-std=gnu11",
-    "-O2",
-    "-fPIC",
-    "-fvisibility=hidden",
+    *COMMON_FLAGS,
     "-fno-plt",
     "-fno-strict-aliasing",
     "-U_FORTIFY_SOURCE",
-    "-Wall",
-    "-Wextra",
-    "-Werror",
     # Never unmapped by dlclose (a cffi handle in a Python process): the
     # exit handler the constructor registers (lifetime.c) must stay callable.
     "-Wl,-z,nodelete",
@@ -96,15 +94,9 @@ def sources() -> list[Path]:
 # second copy of it), and any undefined symbol, such as a memcpy the compiler
 # emits, fails the build rather than the process.
 AUDIT_FLAGS = [
-    "-std=gnu11",
-    "-O2",
-    "-fPIC",
-    "-fvisibility=hidden",
+    *COMMON_FLAGS,
     "-fno-stack-protector",
     "-fno-builtin",
-    "-Wall",
-    "-Wextra",
-    "-Werror",
     "-shared",
     "-nostdlib",
     "-Wl,--no-undefined",

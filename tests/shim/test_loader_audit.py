@@ -108,7 +108,7 @@ def test_each_image_of_a_process_tree_is_audited(runpath_prog: Path, tmp_path: P
 
 def test_startup_alone_is_timed(tmp_path: Path):
     """A program that never calls dlopen still spends its startup in the
-    loader: from the audit module's load to the shim's constructor."""
+    loader: its search and mapping of the startup objects."""
     session = tmp_path / "s.vrift"
     r = _loader_run(["ls", "/"], session)
     assert r.returncode == 0

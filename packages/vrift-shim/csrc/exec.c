@@ -111,7 +111,6 @@ void vr_exec_attempt(uint64_t ctl, int dirfd, const char *path, int flags, char 
     note->why = 0;
     note->hot = -1;
     note->ghost = 0;
-    note->gen = VR_GEN(ctl);
     note->start_realtime_ns = note->start_clock = 0;
     if (!VR_MODE(ctl))
         return;
@@ -133,30 +132,19 @@ void vr_exec_attempt(uint64_t ctl, int dirfd, const char *path, int flags, char 
             vr_add_misc(ctl, misc_of_reason[i], 1);
     /* fexecve and execveat(fd, "", AT_EMPTY_PATH): the program's name is the fd's */
     char named[PATH_MAX];
-    if (!path[0] && (flags & AT_EMPTY_PATH)) {
-        char link[32] = "/proc/self/fd/";
-        size_t at = 14;
-        char digits[12];
-        int nd = 0;
-        for (unsigned v = (unsigned)dirfd; nd == 0 || v; v /= 10)
-            digits[nd++] = (char)('0' + v % 10);
-        while (nd)
-            link[at++] = digits[--nd];
-        link[at] = '\0';
-        long n = SYS4(SYS_readlinkat, AT_FDCWD, link, named, sizeof named - 1);
-        if (n > 0) {
-            named[n] = '\0';
-            path = named;
-            dirfd = AT_FDCWD;
-        }
+    if (!path[0] && (flags & AT_EMPTY_PATH) && vr_fd_path(dirfd, named, sizeof named)) {
+        path = named;
+        dirfd = AT_FDCWD;
     }
     note->why = why;
     note->hot = vr_hot_note_unseen(dirfd, path, why);
     if (in_place) /* this process becomes the program: its ghost is this pid */
         note->ghost = vr_ghost_begin((uint32_t)SYS0(SYS_getpid), (uint32_t)SYS0(SYS_getppid),
                                      path[0] ? path : "(fd)", argv, note->hot, 0, 0);
-    else /* a spawn: its child starts now, the ghost once its pid is known */
-        note->start_realtime_ns = vr_life_realtime_now(), note->start_clock = vr_life_clock_now();
+    else { /* a spawn: its child starts now, the ghost once its pid is known */
+        note->start_realtime_ns = vr_life_realtime_now();
+        note->start_clock = vr_life_clock_now();
+    }
 }
 
 void vr_exec_failed(uint64_t ctl, int err, const struct vr_exec_note *note)
@@ -166,8 +154,8 @@ void vr_exec_failed(uint64_t ctl, int err, const struct vr_exec_note *note)
         return;
     vr_add_errors(ctl, VRIFT_OP_EXEC, err);
     /* It never ran: take its unseen run back (in the row it was counted in,
-     * unless a reset zeroed that meanwhile). */
-    if (note->why && VR_GEN(ctl) == note->gen) {
+     * unless a reset zeroed that meanwhile: `ctl` is from before the call). */
+    if (note->why && VR_GEN(vr_control()) == VR_GEN(ctl)) {
         for (size_t i = 0; i < sizeof reason_bits / sizeof reason_bits[0]; i++)
             if (note->why & reason_bits[i])
                 vr_add_misc(ctl, misc_of_reason[i], (uint64_t)-1);

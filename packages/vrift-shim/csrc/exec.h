@@ -16,7 +16,6 @@ struct vr_exec_note {
     uint64_t why;
     long hot;
     uint32_t ghost;
-    uint32_t gen;                 /* the reset generation the run was counted in */
     uint64_t start_realtime_ns;   /* a spawn's start, taken before the spawn */
     uint64_t start_clock;
 };

@@ -231,20 +231,27 @@ static struct vrift_slot *slot_index(struct vrift_header *h, uint64_t i)
 }
 
 /* Take the ring's entries for `pid` off (a newer process has that pid now);
- * each one's slot index goes to `found` (at most `max`). */
-static int ring_take(struct vrift_header *h, uint32_t pid, uint32_t *found, int max)
+ * the newest one's slot index, 0 if there was none. */
+static uint32_t ring_take(struct vrift_header *h, uint32_t pid)
 {
     uint64_t n = __atomic_load_n(&h->ghosts_started, __ATOMIC_ACQUIRE);
-    int got = 0;
+    uint32_t newest = 0;
     for (uint64_t k = 0; k < VRIFT_GHOST_RING && k < n; k++) {
         uint64_t *at = &h->ghosts[(n - 1 - k) % VRIFT_GHOST_RING];
         uint64_t e = __atomic_load_n(at, __ATOMIC_ACQUIRE);
-        if ((uint32_t)(e >> 32) != pid || !__atomic_compare_exchange_n(at, &e, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-            continue;
-        if (got < max)
-            found[got++] = (uint32_t)e;
+        if ((uint32_t)(e >> 32) == pid && __atomic_compare_exchange_n(at, &e, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED) &&
+            !newest)
+            newest = (uint32_t)e;
     }
-    return got;
+    return newest;
+}
+
+/* A ghost slot whose end nobody has recorded yet. */
+static int open_ghost(const struct vrift_slot *s)
+{
+    return __atomic_load_n(&s->head.state, __ATOMIC_ACQUIRE) == VRIFT_SLOT_LIVE && s->life.unseen &&
+           __atomic_load_n(&s->life.status_from, __ATOMIC_ACQUIRE) == VRIFT_STATUS_UNKNOWN &&
+           !__atomic_load_n(&s->life.end_realtime_ns, __ATOMIC_ACQUIRE);
 }
 
 uint32_t vr_ghost_begin(uint32_t pid, uint32_t ppid, const char *path, char *const argv[], long hot,
@@ -255,9 +262,8 @@ uint32_t vr_ghost_begin(uint32_t pid, uint32_t ppid, const char *path, char *con
     struct vrift_slot *s = h ? vr_fresh_slot(&idx) : NULL;
     if (!s)
         return 0;
-    uint32_t stale[1];
     if (__atomic_load_n(&h->ghosts_started, __ATOMIC_RELAXED))
-        ring_take(h, pid, stale, 0); /* an older ghost with this pid is dead: its pid is reused */
+        ring_take(h, pid); /* an older ghost with this pid is dead: its pid is reused */
     s->head.pid = pid;
     s->head.ppid = ppid;
     s->head.start_realtime_ns = start_realtime_ns ? start_realtime_ns : realtime_now();
@@ -336,17 +342,15 @@ void vr_ghost_successor(int exec)
     struct vrift_header *h = vr_hdr;
     if (!h || !__atomic_load_n(&h->ghosts_started, __ATOMIC_RELAXED))
         return;
-    uint32_t found[4];
-    int n = ring_take(h, (uint32_t)SYS0(SYS_getpid), found, 4);
-    if (!exec || n == 0)
+    uint32_t newest = ring_take(h, (uint32_t)SYS0(SYS_getpid));
+    if (!exec || newest == 0 || newest >= h->slot_count)
         return;
     /* The newest one was claimed for this very process if it began no later
      * (give or take the 10 ms of starttime's ticks): it exec'd this image. */
-    uint64_t began = process_began_realtime();
-    struct vrift_slot *s = found[0] && found[0] < h->slot_count ? slot_index(h, found[0]) : NULL;
-    if (!s || __atomic_load_n(&s->head.state, __ATOMIC_ACQUIRE) != VRIFT_SLOT_LIVE || !s->life.unseen ||
-        __atomic_load_n(&s->life.status_from, __ATOMIC_ACQUIRE) != VRIFT_STATUS_UNKNOWN || s->life.end_realtime_ns)
+    struct vrift_slot *s = slot_index(h, newest);
+    if (!open_ghost(s))
         return;
+    uint64_t began = process_began_realtime();
     if (began && began > s->head.start_realtime_ns + 10000000u)
         return; /* a newer process: the ghost's own end was never seen */
     /* ended by exec: its end, no status (readers: end_by "exec") */
@@ -364,10 +368,7 @@ static __attribute__((noinline, cold)) int ghost_reaped(struct vrift_header *h, 
         if ((uint32_t)(e >> 32) != (uint32_t)pid || idx == 0 || idx >= h->slot_count)
             continue;
         struct vrift_slot *s = slot_index(h, idx);
-        if (__atomic_load_n(&s->head.state, __ATOMIC_ACQUIRE) != VRIFT_SLOT_LIVE || s->head.pid != (uint32_t)pid ||
-            !s->life.unseen || s->head.ppid != me ||
-            __atomic_load_n(&s->life.status_from, __ATOMIC_ACQUIRE) != VRIFT_STATUS_UNKNOWN ||
-            __atomic_load_n(&s->life.end_realtime_ns, __ATOMIC_ACQUIRE))
+        if (!open_ghost(s) || s->head.pid != (uint32_t)pid || s->head.ppid != me)
             continue; /* not ours, recorded already, or it exec'd a seen program */
         s->life.end_realtime_ns = realtime_now();
         s->life.status = status;

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #define VRIFT_AUDIT_SYMBOL "vrift_loader_audit"
-#define VRIFT_AUDIT_VERSION 2
+#define VRIFT_AUDIT_VERSION 3
 
 /* Unit of `time`. */
 enum vrift_audit_clock {
@@ -36,7 +36,6 @@ struct vrift_loader_audit {
                                     nothing (their openat failed, mostly, or opened a file the
                                     loader rejected or had loaded already): readers take the
                                     difference, so that each field only grows */
-    uint64_t objects;            /* objects the loader loaded (program, vDSO and ld.so excluded) */
     uint64_t loaded;             /* clock when the loader loaded this module */
     uint64_t time;               /* the loader's search and mapping: at startup from `loaded` to
                                     the first la_activity CONSISTENT, then each dlopen's from

@@ -419,10 +419,6 @@ static int reserve_chunk(struct vrift_header *h, uint64_t idx)
     return 1;
 }
 
-/* Take the next free slot for this image (owner 0) or for a thread of
- * it (owner: the image's slot index); NULL when none is left. A thread
- * row repeats its image's identity, so that no reader has to chase the
- * owner to name it. */
 struct vrift_slot *vr_fresh_slot(uint32_t *idx_out)
 {
     struct vrift_header *h = vr_hdr;
@@ -435,6 +431,10 @@ struct vrift_slot *vr_fresh_slot(uint32_t *idx_out)
     return slot_at(idx);
 }
 
+/* Take the next free slot for this image (owner 0) or for a thread of
+ * it (owner: the image's slot index); NULL when none is left. A thread
+ * row repeats its image's identity, so that no reader has to chase the
+ * owner to name it. */
 static struct vrift_slot *take_slot(uint32_t gen, uint32_t owner, uint32_t *idx_out)
 {
     uint32_t idx;

@@ -99,40 +99,13 @@ static int in_store(const char *where, size_t len)
     return 0;
 }
 
-/* Decimal digits of v at dst (NUL-terminated): no stdio here, signal
- * handlers call us. Returns the length. */
-static size_t put_uint(char *dst, unsigned long v)
-{
-    char d[24];
-    size_t n = 0, o = 0;
-    do
-        d[n++] = (char)('0' + v % 10);
-    while (v /= 10);
-    while (n)
-        dst[o++] = d[--n];
-    dst[o] = '\0';
-    return o;
-}
-
-/* The physical path of an open fd. */
-static int fd_path(int fd, char *out, size_t cap)
-{
-    char link[40] = "/proc/self/fd/";
-    put_uint(link + 14, (unsigned)fd);
-    long n = vr_syscall(SYS_readlinkat, AT_FDCWD, link, out, cap - 1);
-    if (n <= 0 || out[0] != '/')
-        return 0;
-    out[n] = '\0';
-    return 1;
-}
-
 /* Where (dirfd, path) lands, as the kernel walks it. */
 static int reached_path(int dirfd, const char *path, int nofollow, char *out, size_t cap)
 {
     long o = vr_syscall(SYS_openat, dirfd, path, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0), 0);
     if (o < 0)
         return 0;
-    int ok = fd_path((int)o, out, cap);
+    int ok = vr_fd_path((int)o, out, cap);
     vr_syscall(SYS_close, (int)o);
     return ok;
 }
@@ -332,7 +305,7 @@ fail_unlocked:
 static int magic_fd(const char *path)
 {
     char own[40] = "/proc/";
-    size_t ol = 6 + put_uint(own + 6, (unsigned long)vr_syscall(SYS_getpid));
+    size_t ol = 6 + vr_put_uint(own + 6, (unsigned long)vr_syscall(SYS_getpid));
     memcpy(own + ol, "/fd/", 5);
     const char *const prefixes[] = {"/proc/self/fd/", "/dev/fd/", "/proc/thread-self/fd/", own};
     for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
@@ -428,7 +401,7 @@ int vr_vfs_fd_change_path(int fd, char *path, size_t cap)
     }
     /* The fd is the blob itself (a served read, or a hard link reached
      * another way): change the private copy at the program's path. */
-    if (!(v ? tracked_path(v, path, cap) : fd_path(fd, path, cap))) {
+    if (!(v ? tracked_path(v, path, cap) : vr_fd_path(fd, path, cap))) {
         errno = EROFS;
         return -1;
     }

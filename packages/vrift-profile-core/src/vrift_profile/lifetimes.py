@@ -307,26 +307,6 @@ def process_images(header, slots: bytes, decoder) -> tuple[ProcessImage, ...]:
     return tuple(_with_ends(images))
 
 
-def ghost_runs(header, slots: bytes) -> dict[int, list[int | None]]:
-    """The ghosts of a session (1.6), by the hot-path entry of their
-    program: each one's wall time in ns, None when no end was seen."""
-    found = life_layout(header) if header.ghosts_started else None
-    if found is None:
-        return {}
-    life_at, ffi = found
-    buf = ffi.from_buffer(slots)
-    live, no_entry = c("VRIFT_SLOT_LIVE"), c("VRIFT_GHOST_NO_ENTRY")
-    runs: dict[int, list[int | None]] = {}
-    for i in range(1, header.slots_used):
-        h = ffi.cast("struct vrift_slot_head *", buf + i * header.slot_size)
-        life = ffi.cast("struct vrift_life *", buf + i * header.slot_size + life_at)
-        if h.state != live or h.owner_slot or not life.unseen or life.unseen == no_entry:
-            continue
-        end, start = int(life.end_realtime_ns), int(h.start_realtime_ns)
-        runs.setdefault(int(life.unseen) - 1, []).append(end - start if end and end >= start else None)
-    return runs
-
-
 def _with_ends(images: list[dict[str, Any]]) -> list[ProcessImage]:
     """Each image's end, by the rules in the module docstring."""
     next_of_pid: dict[int, tuple[int, int]] = {}  # pid -> (start, ppid) of the image that followed

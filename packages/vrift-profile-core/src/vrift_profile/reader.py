@@ -501,21 +501,29 @@ def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapsh
     comm_len = c("VRIFT_COMM_LEN")
     live = c("VRIFT_SLOT_LIVE")
     # 1.6: a ghost (a program run unseen) has an image but no counts: it is
-    # not a process of any command here (show lists it under "Not Seen")
+    # no process of any command here; its wall time (None: no end seen) goes
+    # to its program's hot-path entry, which show lists under "Not Seen"
     unseen_at = None
+    ghosts: dict[int, list[int | None]] = {}
     if header.ghosts_started:
         from .lifetimes import life_layout
 
         found = life_layout(header)
         if found is not None:
             unseen_at = (found[0] + ffi.offsetof("struct vrift_life", "unseen")) // 4
+            end_at = (found[0] + ffi.offsetof("struct vrift_life", "end_realtime_ns")) // 8
+            start_at = ffi.offsetof("struct vrift_slot_head", "start_realtime_ns") // 8
+            no_entry = c("VRIFT_GHOST_NO_ENTRY")
     seen_images: set[int] = set()
     groups: dict[str, _Totals] = {}
     for i in range(header.slots_used):
         base = i * header.slot_size
         if i > 0 and halves[base // 4 + state_at] != live:
             continue  # claimed but not yet published, or garbage: skip
-        if unseen_at is not None and i > 0 and halves[base // 4 + unseen_at]:
+        if unseen_at is not None and i > 0 and (entry := halves[base // 4 + unseen_at]):
+            if entry != no_entry and not halves[base // 4 + owner_at]:
+                end, start = words_all[base // 8 + end_at], words_all[base // 8 + start_at]
+                ghosts.setdefault(entry - 1, []).append(end - start if end and end >= start else None)
             continue
         if i > 0 and halves[base // 4 + gen_at] != header.reset_generation:
             continue  # counts from before the last reset; its owner renews it at its next call
@@ -557,9 +565,9 @@ def _snapshot(p: Path, header: Header, slots: bytes, hot: bytes = b"") -> Snapsh
         sample_period=header.sample_period,
         sampled_ops=tuple(name for i, name in enumerate(decoder.op_names) if header.sampled_ops >> i & 1),
     )
-    from .lifetimes import LazyImages, ghost_runs, process_images  # 1.5, 1.6
+    from .lifetimes import LazyImages, process_images  # 1.5
 
-    table, unseen = _hot_paths(header, hot, decoder.op_names, ghost_runs(header, slots))
+    table, unseen = _hot_paths(header, hot, decoder.op_names, ghosts)
 
     images = LazyImages(lambda: process_images(header, slots, decoder))
     return Snapshot(

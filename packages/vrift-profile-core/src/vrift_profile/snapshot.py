@@ -436,8 +436,8 @@ LOADER_METHOD = (
 LOADER_AUDIT_METHOD = (
     "per shared object the loader mapped, one openat, read, fstat and close, and one mmap per "
     "PT_LOAD segment (derived); plus every failed search probe, an openat each, counted inside "
-    "the loader by its audit module (--loader); time: startup from the module's load to the shim's "
-    "constructor (search, mapping, relocation), then each dlopen's search and mapping"
+    "the loader by its audit module (--loader); time: the loader's search and mapping, at startup "
+    "and in each dlopen (relocation and constructors left out)"
 )
 JSON_FORMAT_VERSION = 1
 TIME_SAVED_METHOD = "served calls x mean real latency of the class in this session - serving time"

@@ -162,8 +162,6 @@ EXPORT unsigned int la_objopen(struct link_map *map, Lmid_t lmid, uintptr_t *coo
         pending = 0;
     }
     const char *name = map->l_name;
-    if (name && name[0])
-        bump(&tally.objects, 1);
     if (name && ends_with(name, "/libvrift_shim.so")) {
         struct vrift_loader_audit **slot = gnu_lookup(map->l_addr, map->l_ld, VRIFT_AUDIT_SYMBOL);
         if (slot)
