@@ -36,34 +36,6 @@ static inline long vr_sys(long n, long a, long b, long c, long d, long e, long f
     errno = saved;
     return r;
 }
-/* Decimal digits of v at dst (NUL-terminated): no stdio here, signal
- * handlers call the shim. Returns the length. */
-static inline size_t vr_put_uint(char *dst, unsigned long v)
-{
-    char d[24];
-    size_t n = 0, o = 0;
-    do
-        d[n++] = (char)('0' + v % 10);
-    while (v /= 10);
-    while (n)
-        dst[o++] = d[--n];
-    dst[o] = '\0';
-    return o;
-}
-
-/* The absolute path an open fd names (its /proc/self/fd link), in out;
- * 0 if it has none (no /proc, a pipe, a socket). errno untouched. */
-static inline int vr_fd_path(int fd, char *out, size_t cap)
-{
-    char link[40] = "/proc/self/fd/";
-    vr_put_uint(link + 14, (unsigned)fd);
-    long n = vr_sys(SYS_readlinkat, AT_FDCWD, (long)link, (long)out, (long)(cap - 1), 0, 0);
-    if (n <= 0 || out[0] != '/')
-        return 0;
-    out[n] = '\0';
-    return 1;
-}
-
 #endif
 #define SYS0(n) vr_sys((n), 0, 0, 0, 0, 0, 0)
 #define SYS1(n, a) vr_sys((n), (long)(a), 0, 0, 0, 0, 0)
